@@ -1,0 +1,1 @@
+"""The `sgbp` command line: theory, explore, figures, reproduce."""

@@ -1,0 +1,31 @@
+"""Entry point of the `sgbp` command."""
+
+from __future__ import annotations
+
+import sys
+
+from sgbp import theory_cmd
+from sgbp.args import OneLineParser
+
+SUBCOMMANDS = (theory_cmd,)
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="sgbp", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    for module in SUBCOMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ValueError as err:
+        print(f"sgbp: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""`sgbp theory expert`: exact MSEs of BP, SG and the mixture on a seeded instance."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from sgbp.args import add_expert_args, check_case_arg
+from theory.exact import crossover_n, exact_mse
+from theory.feedback import FeedbackModel
+from theory.instance import make_expert_instance
+from theory.params import check_instance_shape, check_int
+
+THEORY_KEYS = ("mse_bp", "mse_sg", "ratio", "bias_sq", "lambda_star", "mse_mix")
+
+
+def add_parser(subparsers) -> None:
+    theory = subparsers.add_parser("theory", help="exact values from the closed forms")
+    models = theory.add_subparsers(dest="model", required=True, parser_class=type(theory))
+    expert = models.add_parser("expert", help="the finite-partition expert model (REFERENCE.md E1)")
+    add_expert_args(expert)
+    expert.add_argument("--save-instance", metavar="PATH", help="write the instance as .npz")
+    expert.set_defaults(run=run_expert)
+
+
+def feedback_from_args(args, case: str) -> FeedbackModel:
+    return FeedbackModel(case=case, sigma=args.sigma, p=args.p, tau=args.tau, rho=args.leak,
+                         shared=args.shared_latent)
+
+
+def check_leak(k: int, d: int, rho: float) -> None:
+    if rho != 0.0 and k >= d:
+        raise ValueError(f"leak needs k < d (a coordinate outside S_j), got k = {k}, d = {d}")
+
+
+def exact_row(inst, fb: FeedbackModel, n: int) -> dict:
+    """The exact values of one configuration as a flat dict (non-finite numbers become None)."""
+    exact = exact_mse(inst, fb, n)
+    row = {key: exact.as_dict()[key] for key in THEORY_KEYS}
+    row |= {"var_bp": exact.var_bp, "var_sg": exact.var_sg, "cov": exact.cov,
+            "n_star": crossover_n(inst, fb)}
+    return {key: (value if math.isfinite(value) else None) for key, value in row.items()}
+
+
+def run_expert(args) -> int:
+    case = check_case_arg(args.case)[0]
+    check_instance_shape(args.d, args.k, args.m)
+    check_int("n", args.n, 1)
+    fb = feedback_from_args(args, case)
+    check_leak(args.k, args.d, fb.rho)
+    inst = make_expert_instance(args.d, args.k, args.m, args.seed)
+    if args.save_instance:
+        inst.save(args.save_instance)
+    config = {"case": case, "d": args.d, "k": args.k, "m": args.m, "n": args.n, "seed": args.seed,
+              "sigma": fb.sigma, "p": fb.p, "tau": fb.tau, "rho": fb.rho, "shared_latent": fb.shared}
+    row = exact_row(inst, fb, args.n)
+    if args.json:
+        print(json.dumps(config | row))
+        return 0
+    print("expert model, " + ", ".join(f"{key}={value}" for key, value in config.items()))
+    labels = {
+        "mse_bp": "MSE of BP (variance only; BP is unbiased)",
+        "mse_sg": "MSE of SG (bias^2 + variance)",
+        "ratio": "MSE_BP / MSE_SG",
+        "bias_sq": "||bias of SG||^2",
+        "var_sg": "variance of SG",
+        "cov": "Cov(BP noise, SG noise)",
+        "lambda_star": "optimal mixture weight lambda* (1 = BP)",
+        "mse_mix": "MSE of the mixture at lambda*",
+        "n_star": "crossover n* (SG better below it)",
+    }
+    for key, label in labels.items():
+        value = row[key]
+        text = "inf" if value is None else f"{value:.6g}"
+        print(f"  {key:<12} {text:>14}   {label}")
+    return 0

@@ -46,8 +46,8 @@ def check_real(name: str, value, lo: float | None = None, hi: float | None = Non
         x = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a real number, got {value!r}") from None
-    left = "(" if lo_open else "["
-    right = ")" if hi_open else "]"
+    left = "(" if lo_open or lo is None else "["
+    right = ")" if hi_open or hi is None else "]"
     span = f"{left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
     bad = not math.isfinite(x)
     if lo is not None and (x < lo or (lo_open and x == lo)):

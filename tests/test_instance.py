@@ -1,0 +1,155 @@
+"""The expert instance: its .npz file, reproducibility, shapes and scales, cells, condition B."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from theory.instance import LEAK_KEYS, NPZ_KEYS, ExpertInstance, hypercube_codes, make_expert_instance
+
+FIELDS = NPZ_KEYS + LEAK_KEYS
+
+
+def assert_same(a: ExpertInstance, b: ExpertInstance) -> None:
+    for key in FIELDS:
+        x, y = getattr(a, key), getattr(b, key)
+        if x is None or y is None:
+            assert x is None and y is None, key
+        else:
+            np.testing.assert_array_equal(x, y, err_msg=key)
+
+
+@pytest.mark.parametrize("d,k,m", [(4, 2, 3), (3, 3, 2)])
+def test_npz_round_trip(tmp_path, d, k, m):
+    inst = make_expert_instance(d, k, m, seed=1)
+    path = tmp_path / "inst.npz"
+    inst.save(path)
+    with np.load(path) as data:
+        stored = set(data.files)
+    expected = set(NPZ_KEYS) | (set(LEAK_KEYS) if k < d else set())
+    assert stored == expected
+    loaded = ExpertInstance.load(path)
+    assert_same(inst, loaded)
+    assert (loaded.leak_coord is None) == (k == d)
+
+
+def test_load_rejects_a_file_with_missing_keys(tmp_path):
+    inst = make_expert_instance(3, 2, 2, seed=0)
+    path = tmp_path / "partial.npz"
+    np.savez(path, **{key: getattr(inst, key) for key in NPZ_KEYS if key != "alpha"})
+    with pytest.raises(ValueError, match="alpha"):
+        ExpertInstance.load(path)
+
+
+def test_load_rejects_bad_shapes(tmp_path):
+    inst = make_expert_instance(3, 2, 2, seed=0)
+    arrays = {key: getattr(inst, key) for key in NPZ_KEYS}
+    arrays["jacobians"] = arrays["jacobians"][:4]
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="jacobians"):
+        ExpertInstance.load(path)
+
+
+def test_same_seed_same_instance_other_seed_other_instance():
+    assert_same(make_expert_instance(5, 2, 4, seed=7), make_expert_instance(5, 2, 4, seed=7))
+    a, b = make_expert_instance(5, 2, 4, seed=7), make_expert_instance(5, 2, 4, seed=8)
+    assert not np.array_equal(a.jacobians, b.jacobians)
+
+
+def test_shapes():
+    d, k, m = 5, 3, 4
+    inst = make_expert_instance(d, k, m, seed=2)
+    R = 2**d
+    assert (inst.d, inst.k, inst.m, inst.R, inst.cell_size) == (d, k, m, R, 2 ** (d - k))
+    assert inst.codes.shape == (R, d)
+    assert inst.jacobians.shape == (R, d, d)
+    assert inst.coords.shape == inst.a.shape == inst.beta.shape == (m, k)
+    for key in ("b", "gamma", "alpha", "leak_coord", "leak_c"):
+        assert getattr(inst, key).shape == (m,), key
+    assert inst.contributions().shape == (R, m, d)
+    assert inst.cells().shape == (R, m)
+    assert inst.clean_feedback().shape == (R, m)
+
+
+def test_codes_are_the_hypercube():
+    codes = hypercube_codes(4)
+    assert set(np.unique(codes)) == {-1.0, 1.0}
+    assert len({tuple(c) for c in codes}) == 16
+    for r in range(16):  # bit i of r gives coordinate i
+        assert all(codes[r, i] == (1.0 if (r >> i) & 1 else -1.0) for i in range(4))
+
+
+def test_expert_coordinates():
+    inst = make_expert_instance(6, 3, 8, seed=4)
+    for j in range(inst.m):
+        assert len(set(inst.coords[j])) == inst.k
+        assert inst.coords[j].min() >= 0 and inst.coords[j].max() < inst.d
+        assert inst.leak_coord[j] not in inst.coords[j]  # the leak reads outside S_j
+
+
+def test_jacobian_scale_is_one_over_d():
+    """Entries N(0, 1/d): mean and variance within 4 standard errors (2^8 * 64 = 16384 entries)."""
+    d = 8
+    entries = make_expert_instance(d, 2, 1, seed=5).jacobians.ravel()
+    N = entries.size
+    assert abs(entries.mean()) < 4 * math.sqrt(1 / d / N)
+    # Var(sample variance) = 2 s^4 / (N - 1) for Gaussian entries
+    assert abs(entries.var(ddof=1) - 1 / d) < 4 * math.sqrt(2 / (N - 1)) / d
+
+
+def test_contributions_are_scattered_expert_vectors_through_the_jacobians():
+    inst = make_expert_instance(3, 2, 2, seed=6)
+    x = inst.contributions()
+    for r in range(inst.R):
+        for j in range(inst.m):
+            e = np.zeros(inst.d)
+            e[inst.coords[j]] = inst.a[j]
+            np.testing.assert_allclose(x[r, j], inst.jacobians[r].T @ e / inst.R, rtol=1e-14)
+
+
+@pytest.mark.parametrize("d,k", [(4, 1), (5, 2), (6, 3), (3, 3)])
+def test_cells_have_size_2_to_the_d_minus_k(d, k):
+    inst = make_expert_instance(d, k, 4, seed=d + k)
+    cells = inst.cells()
+    for j in range(inst.m):
+        counts = np.bincount(cells[:, j], minlength=2**k)
+        assert counts.size == 2**k and np.all(counts == 2 ** (d - k))
+        # a cell is one sign pattern of the code on S_j
+        for z in range(2**k):
+            patterns = {tuple(inst.codes[r, inst.coords[j]]) for r in np.flatnonzero(cells[:, j] == z)}
+            assert len(patterns) == 1
+
+
+def test_clean_feedback_is_a_function_of_the_cell_under_B():
+    inst = make_expert_instance(5, 2, 4, seed=9)
+    cells = inst.cells()
+    for rho, B_holds in ((0.0, True), (0.4, False)):
+        fbar = inst.clean_feedback(rho)
+        spread = max(np.ptp(fbar[cells[:, j] == z, j]) for j in range(inst.m) for z in range(2**inst.k))
+        assert (spread == 0.0) == B_holds
+
+
+def test_clean_feedback_formula():
+    inst = make_expert_instance(4, 2, 3, seed=10)
+    r, j = 11, 2
+    u = inst.codes[r]
+    expected = (inst.a[j] - inst.beta[j]) @ u[inst.coords[j]] + inst.b[j] - inst.gamma[j]
+    np.testing.assert_allclose(inst.clean_feedback()[r, j], expected, rtol=1e-14)
+    leak = 0.3 * inst.leak_c[j] * u[inst.leak_coord[j]]
+    np.testing.assert_allclose(inst.clean_feedback(0.3)[r, j], expected + leak, rtol=1e-14)
+
+
+def test_leak_needs_k_below_d():
+    with pytest.raises(ValueError, match="k < d"):
+        make_expert_instance(3, 3, 2, seed=0).clean_feedback(0.5)
+
+
+@pytest.mark.parametrize("kwargs,name", [({"d": 0, "k": 1, "m": 1}, "d"), ({"d": 21, "k": 2, "m": 1}, "d"),
+                                         ({"d": 3, "k": 4, "m": 1}, "k"), ({"d": 3, "k": 2, "m": 0}, "m"),
+                                         ({"d": 3.0, "k": 2, "m": 1}, "d")])
+def test_bad_shapes_are_rejected(kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name} must"):
+        make_expert_instance(seed=0, **kwargs)

@@ -1,0 +1,194 @@
+"""The sympy layer: per-sample noise (noise.py), the derivations of T1-T9 and their registry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from theory.checks import CheckResult
+from theory.exact import exact_mse
+from theory.feedback import FeedbackModel
+from theory.instance import ExpertInstance, hypercube_codes
+from theory.symbolic import bias, estimators, mixture, noise, pooling
+from theory.symbolic.core import dot, expect, expect_sqnorm, identical, linear_parts
+from theory.symbolic.results import DERIVATIONS, latex, symbolic_checks
+
+CASES = ("noisy", "activation", "partial")
+
+
+# ---------------------------------------------------------------- per-sample noise
+
+def test_per_sample_variance_of_each_case():
+    assert sp.simplify(noise.feedback_variance("noisy") - noise.sigma**2) == 0
+    assert sp.simplify(noise.feedback_variance("activation") - noise.fbar1**2 * (1 - noise.p) / noise.p) == 0
+    assert sp.simplify(noise.feedback_variance("partial") - noise.alpha1**2 * noise.tau**2) == 0
+
+
+def test_shared_latent_covariance_across_experts():
+    assert sp.simplify(noise.feedback_covariance("noisy", True) - noise.sigma**2) == 0
+    assert sp.simplify(noise.feedback_covariance("activation", True)
+                       - noise.fbar1 * noise.fbar2 * (1 - noise.p) / noise.p) == 0
+    assert sp.simplify(noise.feedback_covariance("partial", True) - noise.alpha1 * noise.alpha2 * noise.tau**2) == 0
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_independent_latents_are_uncorrelated(case):
+    assert noise.feedback_covariance(case, False) == 0
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_numeric_covariance_evaluates_the_derived_expression(case):
+    fbar, alpha = np.array([0.3, -1.2]), np.array([0.7, 2.0])
+    sigma, p, tau = 0.4, 0.3, 0.9
+    var = noise.numeric_covariance(case, False)(fbar, fbar, alpha, alpha, sigma, p, tau)
+    expected = {"noisy": sigma**2 + 0 * fbar, "activation": fbar**2 * (1 - p) / p, "partial": alpha**2 * tau**2}[case]
+    np.testing.assert_allclose(np.broadcast_to(var, (2,)), expected, rtol=1e-14)
+
+
+# ---------------------------------------------------------------- the derivation tools can fail
+
+def test_identical_distinguishes():
+    x, y = sp.symbols("x y", real=True)
+    assert identical((x + y) ** 2, x**2 + 2 * x * y + y**2)
+    assert not identical((x + y) ** 2, x**2 + y**2)
+    assert identical(1 / (1 + x) + x / (1 + x), 1)
+
+
+def test_expectation_tools():
+    a, b, s1, s2 = sp.symbols("a b s1 s2", real=True)
+    nu = sp.symbols("nu1 nu2", real=True)
+
+    def moment(u, w):
+        return {(nu[0], nu[0]): s1, (nu[1], nu[1]): s2}.get((u, w), 0)
+
+    assert identical(expect((a + b * nu[0] + nu[1]) ** 2, nu, moment), a**2 + b**2 * s1 + s2)
+    assert identical(expect_sqnorm(sp.Matrix([a + nu[0], b * nu[1]]), nu, moment), a**2 + s1 + b**2 * s2)
+    with pytest.raises(ValueError):
+        expect(nu[0] ** 3, nu, moment)
+    with pytest.raises(ValueError):
+        linear_parts(sp.Matrix([nu[0] * nu[1]]), nu)
+
+
+def test_a_wrong_covariance_breaks_T1():
+    """Doubling the within-state covariance must make the derived MSE differ from T1's form."""
+    model = estimators._t1_model()
+    closed = sp.Add(*[dot(model.x[r, j], model.x[r, jj]) * model.cov[r][j, jj]
+                      for r in range(model.R) for j in range(model.m) for jj in range(model.m)])
+    assert identical(model.mse(model.bp()), closed)
+    assert not identical(model.mse(model.bp()), 2 * closed)
+
+
+def test_wrong_Lagrange_factor_is_detected():
+    gap = estimators.t3_gap(3)
+    assert gap["identity"]
+    assert not identical(gap["gap"], 3 * gap["lagrange"] / 2)
+
+
+# ---------------------------------------------------------------- each result
+
+@pytest.mark.parametrize("result_id", list(DERIVATIONS))
+def test_every_exact_identity_holds(result_id):
+    derivation = DERIVATIONS[result_id]()
+    assert derivation.id == result_id
+    assert derivation.checks, "a derivation without checks"
+    assert derivation.passed, derivation.failed_checks
+
+
+def test_T3_gap_is_nonnegative_and_vanishes_for_equal_contributions():
+    gap = estimators.t3_gap(4)
+    rng = np.random.default_rng(3)
+    symbols = sorted(gap["gap"].free_symbols - {estimators.v, estimators.n}, key=str)
+    for _ in range(5):
+        values = {s: sp.Rational(int(rng.integers(-9, 10)), int(rng.integers(1, 5))) for s in symbols}
+        values |= {estimators.v: sp.Rational(1, 3), estimators.n: 2}
+        assert gap["gap"].subs(values) >= 0
+    assert gap["zero_when_equal"] and gap["zero_without_A"]
+
+
+def test_T4_ratio_is_the_cell_size():
+    sym = estimators.t4_symbolic_cell()
+    assert sym["ratio"] == sym["c"]
+    d, k = sp.symbols("d k", integer=True, positive=True)
+    assert estimators.t4_separation().exprs["ratio_dk"].subs({d: 9, k: 2}) == 128
+    assert estimators.t4_hypercube(3, 1) == 4
+
+
+def test_T6_crossover_closed_form():
+    cross = bias.crossover()
+    assert identical(cross["n_star"], (cross["V_BP"] - cross["V_SG"]) / cross["B"])
+    t = cross["t"]
+    assert cross["advantage"].subs(t, sp.Rational(1, 2)).subs(cross["B"], 1) > 0  # below n*: SG wins
+    assert cross["advantage"].subs(t, 2).subs(cross["B"], 1) < 0  # above n*: BP wins
+
+
+def test_T7_T8_lambda_star():
+    star = mixture.t7_mixture().exprs["lambda_star"]
+    B, VB, VS, C = mixture.B, mixture.VB, mixture.VS, mixture.C
+    assert identical(star, (B + VS - C) / (B + VB + VS - 2 * C))
+    assert identical(mixture.t7_mixture().exprs["lambda_star_tabular"], B / (B + VB - VS))
+    assert identical(mixture.t8_plugin().exprs["lambda"], star)
+    # C = V_SG needs the noise variance constant in each cell; per-state variances break it
+    assert mixture.separate_blocks_cov() == {"cell": True, "state": False}
+
+
+def test_T9_leverages_sum_to_p():
+    assert pooling.leverage_p2_symbolic_K()["total"] == 2
+    assert pooling.leverage_polynomial(4, 3)
+    assert pooling.pooled_mses(3)["ratio"] == sp.Rational(3, 2)
+
+
+# ---------------------------------------------------------------- symbolic against numeric
+
+@pytest.mark.parametrize("case,shared", [("noisy", False), ("activation", True), ("partial", True)])
+def test_T2_closed_form_agrees_with_the_exact_evaluator(case, shared):
+    """T2's derived MSE_SG and MSE_BP, evaluated at numbers, equal theory.exact.exact_mse on the
+    same 4-state, 2-expert instance (general contributions on shared parameters, with a leak)."""
+    parts = estimators.t2_sg_parts()
+    model = parts["model"]
+    rng = np.random.default_rng(11)
+    inst = ExpertInstance(
+        codes=hypercube_codes(2), jacobians=rng.normal(size=(4, 2, 2)), coords=np.array([[0], [1]]),
+        a=rng.normal(size=(2, 1)), b=rng.normal(size=2), beta=rng.normal(size=(2, 1)),
+        gamma=rng.normal(size=2), alpha=rng.normal(size=2), leak_coord=np.array([1, 0]),
+        leak_c=rng.normal(size=2),
+    )
+    fb = FeedbackModel(case=case, sigma=0.6, p=0.4, tau=0.8, rho=0.9, shared=shared)
+    n = 3
+    common = rng.normal(size=(4, 2, 2))
+    exact = exact_mse(inst, fb, n, private=np.zeros((4, 2, 2)), common=common)
+    fbar = inst.clean_feedback(fb.rho)
+    cov = fb.sample_covariance(fbar, inst.alpha) / n
+    values = {}
+    for r in range(4):
+        for j in range(2):
+            values[model.fbar[r, j]] = sp.Float(fbar[r, j])
+            for i in range(2):
+                values[model.x[r, j][i]] = sp.Float(common[r, j, i])
+            for jj in range(2):
+                values[model.cov[r][j, jj]] = sp.Float(cov[r, j, jj])
+    mse_bp = float(model.mse(model.bp()).xreplace(values))
+    np.testing.assert_allclose(float(parts["mse"].xreplace(values)), exact.mse_sg, rtol=1e-12)
+    np.testing.assert_allclose(float(parts["bias_sq"].xreplace(values)), exact.bias_sq, rtol=1e-12)
+    np.testing.assert_allclose(mse_bp, exact.mse_bp, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- the registry
+
+def test_registry_has_one_passing_symbolic_check_per_result():
+    checks = symbolic_checks()
+    assert [c.id for c in checks] == [f"T{i}" for i in range(1, 10)]
+    for c in checks:
+        assert isinstance(c, CheckResult)
+        assert c.method == "symbolic"
+        assert c.passed, c.numbers
+        assert c.statement and "exact identities hold" in c.numbers
+
+
+def test_latex_forms():
+    for result_id in DERIVATIONS:
+        text = latex(result_id)
+        assert text and "$" not in text
+    assert r"2^{d-k}" in latex("T4")
+    with pytest.raises(ValueError, match="result id"):
+        latex("T10")

@@ -1,0 +1,61 @@
+"""The registry of symbolic results T1-T9 for the report (paper_checks.md)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from theory.checks import CheckResult
+from theory.symbolic.bias import t6_crossover
+from theory.symbolic.core import Derivation
+from theory.symbolic.estimators import t1_bp, t2_sg, t3_dominance, t4_separation, t5_no_gain_without_A
+from theory.symbolic.mixture import t7_mixture, t8_plugin
+from theory.symbolic.pooling import t9_pooling
+
+DERIVATIONS = {
+    "T1": t1_bp,
+    "T2": t2_sg,
+    "T3": t3_dominance,
+    "T4": t4_separation,
+    "T5": t5_no_gain_without_A,
+    "T6": t6_crossover,
+    "T7": t7_mixture,
+    "T8": t8_plugin,
+    "T9": t9_pooling,
+}
+
+
+def derivation(result_id: str) -> Derivation:
+    try:
+        return DERIVATIONS[result_id]()
+    except KeyError:
+        raise ValueError(f"result id must be one of {', '.join(DERIVATIONS)}, got {result_id!r}") from None
+
+
+@lru_cache(maxsize=None)
+def derivations() -> tuple[Derivation, ...]:
+    return tuple(derivation(key) for key in DERIVATIONS)
+
+
+def _numbers(d: Derivation) -> str:
+    tally = f"{sum(d.checks.values())}/{len(d.checks)} exact identities hold"
+    if d.failed_checks:
+        tally += " (failed: " + "; ".join(d.failed_checks) + ")"
+    return f"{d.numbers}. {tally}"
+
+
+@lru_cache(maxsize=None)
+def _checks() -> tuple[CheckResult, ...]:
+    return tuple(
+        CheckResult(id=d.id, statement=d.statement, method="symbolic", numbers=_numbers(d), passed=d.passed)
+        for d in derivations()
+    )
+
+
+def symbolic_checks() -> list[CheckResult]:
+    """One CheckResult per T1..T9; passed is the outcome of the exact identities checked."""
+    return list(_checks())
+
+
+def latex(result_id: str) -> str:
+    """The LaTeX form of a result (math mode content, without delimiters)."""
+    return derivation(result_id).latex

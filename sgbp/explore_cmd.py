@@ -1,0 +1,84 @@
+"""`sgbp explore expert`: Monte Carlo estimates of the expert model beside the exact values."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from montecarlo.sweep import expert_configs, run_sweep, write_csv
+from sgbp.args import add_expert_args, check_case_arg
+from sgbp.progress import Progress
+from sgbp.theory_cmd import exact_row
+from theory.feedback import FeedbackModel
+from theory.instance import make_expert_instance
+from theory.params import check_int
+
+MC_KEYS = ("mse_bp", "se_bp", "mse_sg", "se_sg", "mse_mix", "se_mix", "ratio")
+
+
+def add_parser(subparsers) -> None:
+    explore = subparsers.add_parser("explore", help="Monte Carlo estimates beside the exact values")
+    models = explore.add_subparsers(dest="model", required=True, parser_class=type(explore))
+    expert = models.add_parser(
+        "expert",
+        help="simulate BP, SG and the mixture on the expert model (REFERENCE.md E1)",
+        description="Simulate the estimators on the seeded instance of `sgbp theory expert`. --d, --k and "
+        "--n take a value, a range A-B or a comma list, and --case takes 'all': every combination "
+        "is one configuration; (d, k) pairs with k > d are skipped. With --json, one configuration "
+        "prints one object (exact and Monte Carlo values), several print a list of rows.",
+    )
+    add_expert_args(expert, sweep=True)
+    expert.add_argument("--trials", type=int, default=2000, help="trials per configuration (default 2000)")
+    expert.add_argument("--out", metavar="CSV", help="write one row per configuration to this CSV file")
+    expert.set_defaults(run=run_expert)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def run_expert(args) -> int:
+    cases = check_case_arg(args.case, sweep=True)
+    check_int("trials", args.trials, 1)
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        raise ValueError(f"out: the folder of {args.out} does not exist")
+    configs = expert_configs(cases, args.d, args.k, args.n, m=args.m, seed=args.seed, sigma=args.sigma,
+                             p=args.p, tau=args.tau, rho=args.leak, shared=args.shared_latent)
+    progress = Progress("explore expert") if len(configs) > 1 else None
+    rows = run_sweep(configs, args.trials, args.seed, progress=progress)
+    if args.out:
+        write_csv(rows, args.out)
+    if len(rows) == 1 and args.json:
+        print(json.dumps(_single_json(configs[0], rows[0])))
+    elif args.json:
+        print(json.dumps([{key: _finite(value) for key, value in row.items()} for row in rows]))
+    else:
+        _print_table(rows)
+    return 0
+
+
+def _single_json(config: dict, row: dict) -> dict:
+    fb = FeedbackModel(case=config["case"], sigma=config["sigma"], p=config["p"], tau=config["tau"],
+                       rho=config["rho"], shared=config["shared_latent"])
+    inst = make_expert_instance(config["d"], config["k"], config["m"], config["seed"])
+    mc = {key: _finite(row[key]) for key in MC_KEYS}
+    mc["ratio_ci"] = [_finite(row["ratio_lo"]), _finite(row["ratio_hi"])]
+    mc |= {"lambda_adaptive": row["lambda_adaptive"], "lambda_adaptive_se": row["lambda_adaptive_se"]}
+    return config | {"trials": row["trials"], "exact": exact_row(inst, fb, config["n"]), "mc": mc}
+
+
+def _print_table(rows: list[dict]) -> None:
+    first = rows[0]
+    print(f"expert model, m={first['m']}, seed={first['seed']}, trials={first['trials']}, sigma={first['sigma']}, "
+          f"p={first['p']}, tau={first['tau']}, rho={first['rho']}, shared_latent={first['shared_latent']}")
+    print("z: (MC - exact) / SE; ratio interval: paired delta method, 95%")
+    print(f"{'case':<10} {'d':>2} {'k':>2} {'n':>3}  {'MSE_BP':>10} {'SE':>8}  {'MSE_SG':>10} {'SE':>8}  "
+          f"{'ratio':>8} {'95% interval':>19}  {'exact':>8}  {'z_bp':>5} {'z_sg':>5}")
+    for r in rows:
+        interval = f"[{r['ratio_lo']:.4g}, {r['ratio_hi']:.4g}]"
+        print(f"{r['case']:<10} {r['d']:>2} {r['k']:>2} {r['n']:>3}  {r['mse_bp']:>10.4g} {r['se_bp']:>8.2g}  "
+              f"{r['mse_sg']:>10.4g} {r['se_sg']:>8.2g}  {r['ratio']:>8.4g} {interval:>19}  "
+              f"{r['exact_ratio']:>8.4g}  {r['z_bp']:>+5.1f} {r['z_sg']:>+5.1f}")

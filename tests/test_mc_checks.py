@@ -1,0 +1,114 @@
+"""The Monte Carlo checks of T1-T9, run small: each must pass, and its numbers must say why.
+
+Agreement is required within 4 standard errors; orderings by more than 3 standard errors of
+the paired difference, as in montecarlo.checks.
+"""
+
+import math
+
+import pytest
+
+from montecarlo import checks
+from theory.checks import CheckResult
+
+TRIALS = 3000
+Z = 4.0
+
+
+def run(check, **kwargs):
+    details = []
+    result = check(details=details, **kwargs)
+    assert isinstance(result, CheckResult) and result.method == "Monte Carlo"
+    assert result.passed, result.numbers
+    return details
+
+
+def test_t1_bp_is_unbiased_and_its_mse_matches():
+    details = run(checks.check_t1, trials=TRIALS, d=5)
+    assert [x["case"] for x in details] == ["noisy", "activation", "partial"]
+    for x in details:
+        assert abs(x["z_mse"]) < Z and abs(x["z_bias"]) < Z
+
+
+def test_t2_sg_bias_and_variance_match():
+    details = run(checks.check_t2, trials=TRIALS, d=5)
+    for x in details:
+        assert abs(x["z_mse"]) < Z and abs(x["z_bias"]) < Z and abs(x["z_var"]) < Z
+        assert x["exact_bias_sq"] > 0.0
+
+
+def test_t3_sg_beats_bp_with_and_without_shared_parameters():
+    details = run(checks.check_t3, trials=TRIALS, d=5)
+    assert len({x["layout"] for x in details}) == 2
+    for x in details:
+        assert x["gap"] - 3 * x["se"] > 0 and abs(x["z"]) < Z
+
+
+def test_t4_ratio_is_two_to_the_d_minus_k():
+    details = run(checks.check_t4, trials=TRIALS, d=6, ns=(1, 2))
+    for x in details:
+        assert x["target"] == 16.0 and abs(x["z"]) < Z
+
+
+def test_t5_without_noise_bp_is_exact_and_sg_error_is_the_bias():
+    details = run(checks.check_t5, trials=50, d=5)
+    for x in details:
+        assert x["mse_bp"] == 0.0 and x["se_bp"] == 0.0
+        if x["rho"]:
+            assert x["mse_sg"] == pytest.approx(x["bias_sq"], rel=1e-9) and x["bias_sq"] > 0
+        else:
+            assert x["mse_sg"] < 1e-25
+
+
+def test_t6_sg_wins_below_the_crossover_and_bp_above():
+    details = run(checks.check_t6, trials=TRIALS, d=5)
+    for x in details:
+        assert x["n_star"] == pytest.approx(8.0, rel=1e-6)
+        for gap, se in (x["sg_wins"], x["bp_wins"]):
+            assert gap - 3 * se > 0
+
+
+def test_t7_mixture_beats_both():
+    details = run(checks.check_t7, trials=TRIALS, d=5)
+    for x in details:
+        assert 0.0 < x["lambda_star"] < 1.0 and abs(x["z"]) < Z
+        for gap, se in (x["beats_bp"], x["beats_sg"]):
+            assert gap - 3 * se > 0
+
+
+def test_t8_adaptive_lambda_approaches_lambda_star_with_a_leak():
+    details = run(checks.check_t8, trials=1000, d=5)
+    leaky = [x for x in details if x["rho"] > 0]
+    plain = [x for x in details if x["rho"] == 0]
+    assert len(leaky) == 3 and len(plain) == 3
+    for x in leaky:
+        gaps = [abs(lam_hat - lam_star) for _, lam_star, lam_hat, _ in x["points"]]
+        assert all(a > b for a, b in zip(gaps, gaps[1:]))
+        assert gaps[-1] < 0.05
+    for x in plain:
+        # Without a leak lambda* = 0; the plug-in sits above it (its b2 is clipped at 0 and lambda at
+        # [0, 1]) and comes down as n grows.
+        (_, star_1, hat_1, se_1), (_, _, hat_64, _) = x["points"][0], x["points"][-1]
+        assert star_1 == 0.0 and hat_1 > 3 * se_1 and hat_64 < hat_1
+
+
+def test_t9_pooled_ratio_is_k_over_p():
+    details = run(checks.check_t9, trials=4000)
+    assert [x["K"] for x in details] == [4, 8, 16]
+    for x in details:
+        assert abs(x["z"]) < Z and x["z_sg_max"] < Z
+
+
+def test_shared_latent_matches_exact_and_moves_the_ratio():
+    details = run(checks.check_shared_latent, trials=TRIALS, d=5)
+    for x in details:
+        assert max(abs(x["z_bp"]), abs(x["z_sg"]), abs(x["z_ratio"])) < Z
+    # correlated noise: the exact ratio is no longer 2^(d-k) = 8 (for the noisy case by a lot)
+    noisy = details[0]
+    assert not math.isclose(noisy["exact_ratio"], 8.0, rel_tol=0.05)
+
+
+def test_all_checks_have_their_ids():
+    results = checks.monte_carlo_checks(scale=0.02, seed=1)
+    assert [r.id for r in results] == ["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "T2-shared"]
+    assert all(r.method == "Monte Carlo" and r.numbers for r in results)

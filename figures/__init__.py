@@ -1,0 +1,53 @@
+"""One function per figure; `draw` redraws them from saved results without recomputing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from figures import expert_sweep, theory_figs
+
+SWEEP_FILE = "e1_sweep.csv"
+STUDY_FILES = {
+    "alignment": "t3_alignment.json",
+    "mixture": "t67_mixture.json",
+    "adaptive": "t8_adaptive.json",
+    "pooling": "t9_pooling.json",
+}
+
+# figure name -> (data it reads, function)
+FIGURES = {
+    "ratio_vs_d": ("sweep", expert_sweep.ratio_vs_d),
+    "mse_vs_n": ("sweep", expert_sweep.mse_vs_n),
+    "mse_vs_d": ("sweep", expert_sweep.mse_vs_d),
+    "ratio_vs_n": ("sweep", expert_sweep.ratio_vs_n),
+    "t3_gap_vs_alignment": ("alignment", theory_figs.gap_vs_alignment),
+    "t67_mse_vs_n": ("mixture", theory_figs.mse_vs_n_mixture),
+    "t7_mse_vs_lambda": ("mixture", theory_figs.mse_vs_lambda),
+    "t8_adaptive_lambda": ("adaptive", theory_figs.adaptive_lambda_vs_batch),
+    "t9_ratio_vs_K": ("pooling", theory_figs.ratio_vs_K),
+}
+
+
+def load(results: Path, source: str):
+    if source == "sweep":
+        from montecarlo.sweep import read_csv
+
+        return read_csv(results / SWEEP_FILE)
+    return json.loads((results / STUDY_FILES[source]).read_text())
+
+
+def draw(results: Path, names=None) -> list[Path]:
+    """Draw the named figures (all by default) from the results folder into results/figures."""
+    names = list(FIGURES) if not names else names
+    unknown = [name for name in names if name not in FIGURES]
+    if unknown:
+        raise ValueError(f"figure must be one of {', '.join(FIGURES)}, got {', '.join(unknown)}")
+    cache: dict = {}
+    paths: list[Path] = []
+    for name in names:
+        source, function = FIGURES[name]
+        if source not in cache:
+            cache[source] = load(results, source)
+        paths += function(cache[source], results / "figures")
+    return paths

@@ -174,7 +174,7 @@ def check_t4(trials: int = 20000, seed: int = 0, d: int = 7, k: int = 2, m: int 
         numbers=f"d={d}, k={k}, m={m}, 2^(d-k) = {target:g}, {trials} trials; paired delta-method interval "
                 f"on the log ratio; |z| < {Z_TOL:g} required. " + "; ".join(parts),
         passed=bool(ok),
-        figure="ratio_vs_d",
+        figure="ratio_vs_d_noisy",
     )
 
 
@@ -319,7 +319,7 @@ def check_t8(trials: int = 4000, seed: int = 0, d: int = 5, k: int = 2, m: int =
                 f"than {MARGIN:g} SE: " + "; ".join(leak_parts) + ". Without a leak (lambda* = 0, reported, "
                 f"not required): " + "; ".join(plain_parts),
         passed=bool(ok),
-        figure="t8_adaptive",
+        figure="t8_adaptive_lambda",
     )
 
 
@@ -343,7 +343,7 @@ def check_t9(trials: int = 20000, seed: int = 0, Ks=(4, 8, 16), p: int = 2, q: i
         numbers=f"p={p}, q={q}, n={n}, sigma={sigma}, {trials} trials; |z| < {Z_TOL:g} required on the log "
                 f"ratio and on each context's MSE_SG against theory.pooling. " + "; ".join(parts),
         passed=bool(ok),
-        figure="t9_pooling",
+        figure="t9_ratio_vs_K",
     )
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from sgbp import explore_cmd, theory_cmd
+from sgbp import explore_cmd, reproduce_cmd, theory_cmd
 from sgbp.args import OneLineParser
 
-SUBCOMMANDS = (theory_cmd, explore_cmd)
+SUBCOMMANDS = (theory_cmd, explore_cmd, reproduce_cmd)
 
 
 def build_parser() -> OneLineParser:

@@ -24,6 +24,17 @@ DERIVATIONS = {
 }
 
 
+# where each result is drawn (figures/ names)
+FIGURES = {
+    "T3": "t3_gap_vs_alignment",
+    "T4": "ratio_vs_d_noisy",
+    "T6": "t67_mse_vs_n",
+    "T7": "t7_mse_vs_lambda",
+    "T8": "t8_adaptive_lambda",
+    "T9": "t9_ratio_vs_K",
+}
+
+
 def derivation(result_id: str) -> Derivation:
     try:
         return DERIVATIONS[result_id]()
@@ -46,7 +57,8 @@ def _numbers(d: Derivation) -> str:
 @lru_cache(maxsize=None)
 def _checks() -> tuple[CheckResult, ...]:
     return tuple(
-        CheckResult(id=d.id, statement=d.statement, method="symbolic", numbers=_numbers(d), passed=d.passed)
+        CheckResult(id=d.id, statement=d.statement, method="symbolic", numbers=_numbers(d), passed=d.passed,
+                    figure=FIGURES.get(d.id))
         for d in derivations()
     )
 

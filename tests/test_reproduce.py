@@ -1,0 +1,108 @@
+"""`sgbp reproduce` end to end on a small grid, and `sgbp figures` redrawing from saved results."""
+
+import json
+
+import pytest
+
+import figures
+from montecarlo.sweep import expert_configs, read_csv, run_sweep
+from sgbp import reproduce_cmd
+from sgbp.cli import main
+from theory.params import CASES
+
+GRID = {"ds": range(4, 6), "ks": (2,), "ns": (1, 2, 3, 4), "m": 3}
+TRIALS = {"sweep": 200, "study": 100, "checks": 0.1}
+SMALL_STUDIES = {
+    "alignment": {"steps": 3, "d": 4},
+    "mixture": {"d": 4, "ns": (1, 4, 16), "lambda_ns": (1, 16), "lambda_steps": 5},
+    "adaptive": {"d": 4, "ns": (1, 4)},
+    "pooling": {"ps": (1, 2), "Ks": (4, 8)},
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    report = out / "paper_checks.md"
+    checks = reproduce_cmd.reproduce(out, report, TRIALS, seed=3, profile="test", grid=GRID,
+                                     study_options=SMALL_STUDIES)
+    return out, report, checks
+
+
+def test_results_are_saved_before_the_figures(run):
+    out, _, _ = run
+    rows = read_csv(out / figures.SWEEP_FILE)
+    assert len(rows) == len(CASES) * 2 * 4
+    for name in figures.STUDY_FILES.values():
+        assert json.loads((out / name).read_text())
+    for name in figures.FIGURES:
+        stem = [name] if name != "ratio_vs_d" else [f"ratio_vs_d_{case}" for case in CASES]
+        for s in stem:
+            assert (out / "figures" / f"{s}.png").stat().st_size > 10_000
+            assert (out / "figures" / f"{s}.pdf").exists()
+
+
+def test_report_has_every_claim_and_result(run):
+    _, report, checks = run
+    text = report.read_text()
+    ids = {c.id for c in checks}
+    assert {f"C{i}" for i in range(1, 10)} <= ids
+    assert {f"T{i}" for i in range(1, 10)} <= ids
+    for cid in ("C3", "C8", "C9"):
+        assert f"| {cid} |" in text
+    assert text.count("**not yet reproduced**") == 3
+    assert "C-rows" in text and "T-rows" in text
+    methods = {c.method for c in checks}
+    assert {"symbolic", "Monte Carlo", "exact + Monte Carlo"} <= methods
+
+
+def test_same_seed_same_rows(run):
+    out, _, _ = run
+    configs = expert_configs(cases=CASES, ds=GRID["ds"], ks=GRID["ks"], ns=GRID["ns"], m=GRID["m"], seed=3,
+                             sigma=0.5, p=0.5, tau=0.5, rho=0.0, shared=False)
+    again = run_sweep(configs, TRIALS["sweep"], 3)
+    saved = read_csv(out / figures.SWEEP_FILE)
+    for a, b in zip(saved, again):
+        assert a["mse_bp"] == pytest.approx(b["mse_bp"], rel=1e-12)
+        assert a["ratio_hi"] == pytest.approx(b["ratio_hi"], rel=1e-12)
+
+
+def test_figures_redraws_from_saved_results(run, capsys):
+    out, _, _ = run
+    target = out / "figures" / "ratio_vs_n.png"
+    target.unlink()
+    assert main(["figures", "ratio_vs_n", "--out", str(out)]) == 0
+    assert target.exists()
+    assert str(target) in capsys.readouterr().out
+
+
+def test_figures_rejects_unknown_names_and_missing_results(run, tmp_path, capsys):
+    out, _, _ = run
+    assert main(["figures", "no_such_figure", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sgbp: error: figure must be one of")
+    assert main(["figures", "--out", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "run `sgbp reproduce" in err[0]
+
+
+def test_reproduce_exits_non_zero_when_a_check_fails(monkeypatch, tmp_path, capsys):
+    from theory.checks import CheckResult
+
+    bad = CheckResult("T1", "forced failure", "symbolic", "0 != 1", False)
+    monkeypatch.setattr(reproduce_cmd, "reproduce", lambda *a, **k: [bad])
+    assert main(["reproduce", "--out", str(tmp_path), "--report", str(tmp_path / "r.md")]) == 1
+    assert "FAIL T1: forced failure" in capsys.readouterr().out
+
+
+def test_reproduce_rejects_a_negative_seed(capsys):
+    assert main(["reproduce", "--seed", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == "sgbp: error: seed must be >= 0, got -1"
+
+
+def test_every_figure_a_check_names_is_drawn(run):
+    out, _, checks = run
+    named = {c.figure for c in checks if c.figure}
+    assert named
+    for name in named:
+        assert (out / "figures" / f"{name}.png").exists(), name

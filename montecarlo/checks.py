@@ -21,6 +21,7 @@ import numpy as np
 
 from montecarlo.expert import ExpertEngine
 from montecarlo.pooling import ratio_z, simulate_pooled
+from montecarlo.rng import derived_seed
 from montecarlo.stats import Z95, z_score
 from theory.checks import CheckResult
 from theory.exact import crossover_n, exact_mse
@@ -35,9 +36,6 @@ METHOD = "Monte Carlo"
 # Settings that make each case's feedback deterministic (T5).
 DETERMINISTIC = {"noisy": {"sigma": 0.0}, "activation": {"p": 1.0}, "partial": {"tau": 0.0}}
 
-
-def _seed(*parts: int) -> int:
-    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
 
 
 def _g(x: float) -> str:
@@ -67,7 +65,7 @@ def check_t1(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
     for ci, case in enumerate(CASES):
         fb = FeedbackModel(case=case)
         exact = exact_mse(inst, fb, n)
-        mc = engine.simulate(fb, n, trials, _seed(seed, 1, ci), mean_groups=groups)
+        mc = engine.simulate(fb, n, trials, derived_seed(seed, 1, ci), mean_groups=groups)
         text, z = _agree("MSE_BP", mc.mse_bp, mc.se_bp, exact.mse_bp)
         zb = mc.bias_sq_bp / mc.bias_sq_bp_se
         ok &= abs(z) < Z_TOL and abs(zb) < Z_TOL
@@ -92,7 +90,7 @@ def check_t2(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
     for ci, case in enumerate(CASES):
         fb = FeedbackModel(case=case, rho=rho)
         exact = exact_mse(inst, fb, n)
-        mc = engine.simulate(fb, n, trials, _seed(seed, 2, ci), mean_groups=groups)
+        mc = engine.simulate(fb, n, trials, derived_seed(seed, 2, ci), mean_groups=groups)
         t_mse, z_mse = _agree("MSE_SG", mc.mse_sg, mc.se_sg, exact.mse_sg)
         t_b, z_b = _agree("bias^2", mc.bias_sq_sg, mc.bias_sq_sg_se, exact.bias_sq)
         var = mc.mse_sg - mc.bias_sq_sg
@@ -128,7 +126,7 @@ def check_t3(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
         for ci, case in enumerate(CASES):
             fb = FeedbackModel(case=case)
             exact = exact_mse(inst, fb, n, common=common)
-            mc = engine.simulate(fb, n, trials, _seed(seed, 3, li, ci), lam=1.0)
+            mc = engine.simulate(fb, n, trials, derived_seed(seed, 3, li, ci), lam=1.0)
             gap, se = mc.paired(1.0, 0.0)
             margin = _margin(gap, se)
             z = z_score(gap, se, exact.mse_bp - exact.mse_sg)
@@ -161,7 +159,7 @@ def check_t4(trials: int = 20000, seed: int = 0, d: int = 7, k: int = 2, m: int 
     parts, ok = [], True
     for ci, case in enumerate(CASES):
         for n in ns:
-            mc = engine.simulate(FeedbackModel(case=case), n, trials, _seed(seed, 4, ci, n), lam=1.0)
+            mc = engine.simulate(FeedbackModel(case=case), n, trials, derived_seed(seed, 4, ci, n), lam=1.0)
             z = _log_ratio_z(mc, target)
             ok &= abs(z) < Z_TOL
             _keep(details, case=case, n=n, ratio=mc.ratio, ratio_ci=mc.ratio_ci, z=z, target=target)
@@ -187,7 +185,7 @@ def check_t5(trials: int = 200, seed: int = 0, d: int = 6, k: int = 2, m: int = 
         for leak in (0.0, rho):
             fb = FeedbackModel(case=case, rho=leak, **DETERMINISTIC[case])
             exact = exact_mse(inst, fb, n)
-            mc = engine.simulate(fb, n, trials, _seed(seed, 5, ci), lam=1.0)
+            mc = engine.simulate(fb, n, trials, derived_seed(seed, 5, ci), lam=1.0)
             bp_zero = mc.mse_bp == 0.0 and mc.se_bp == 0.0
             if leak:
                 sg_ok = abs(mc.mse_sg - exact.bias_sq) <= 1e-9 * exact.bias_sq and mc.se_sg <= 1e-9 * exact.bias_sq
@@ -229,8 +227,8 @@ def check_t6(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
     for ci, case in enumerate(CASES):
         rho = rho_for_crossover(inst, case, n_star)
         fb = FeedbackModel(case=case, rho=rho)
-        low = engine.simulate(fb, n_low, trials, _seed(seed, 6, ci, n_low), lam=1.0)
-        high = engine.simulate(fb, n_high, trials, _seed(seed, 6, ci, n_high), lam=1.0)
+        low = engine.simulate(fb, n_low, trials, derived_seed(seed, 6, ci, n_low), lam=1.0)
+        high = engine.simulate(fb, n_high, trials, derived_seed(seed, 6, ci, n_high), lam=1.0)
         gap_low, se_low = low.paired(1.0, 0.0)  # BP - SG: positive when SG wins
         gap_high, se_high = high.paired(0.0, 1.0)  # SG - BP: positive when BP wins
         ok &= _margin(gap_low, se_low) > 0 and _margin(gap_high, se_high) > 0
@@ -258,7 +256,7 @@ def check_t7(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
     for ci, case in enumerate(CASES):
         fb = FeedbackModel(case=case, rho=rho_for_crossover(inst, case, n_star))
         exact = exact_mse(inst, fb, n)
-        mc = engine.simulate(fb, n, trials, _seed(seed, 7, ci))  # lam = the exact lambda*
+        mc = engine.simulate(fb, n, trials, derived_seed(seed, 7, ci))  # lam = the exact lambda*
         vs_bp = mc.contrast([1, 0, 0, -1, 0, 0])
         vs_sg = mc.contrast([0, 1, 0, -1, 0, 0])
         text, z = _agree("MSE(lambda*)", mc.mse_mix, mc.se_mix, exact.mse_mix)
@@ -300,7 +298,7 @@ def check_t8(trials: int = 4000, seed: int = 0, d: int = 5, k: int = 2, m: int =
             points = []
             for n in ns:
                 exact = exact_mse(inst, fb, n)
-                mc = engine.simulate(fb, n, trials, _seed(seed, 8, ci, n, int(leak > 0)))
+                mc = engine.simulate(fb, n, trials, derived_seed(seed, 8, ci, n, int(leak > 0)))
                 points.append((n, exact.lambda_star, mc.lambda_adaptive, mc.lambda_adaptive_se))
             if leak:
                 gaps = [(abs(lh - ls), se) for _, ls, lh, se in points]
@@ -328,7 +326,7 @@ def check_t9(trials: int = 20000, seed: int = 0, Ks=(4, 8, 16), p: int = 2, q: i
     parts, ok = [], True
     for K in Ks:
         inst = make_pooled_instance(K, p, q, seed)
-        mc = simulate_pooled(inst, sigma, n, trials, _seed(seed, 9, K))
+        mc = simulate_pooled(inst, sigma, n, trials, derived_seed(seed, 9, K))
         exact = exact_pooled(inst, sigma, n)
         z = ratio_z(mc, K / p)
         z_sg = max(abs(z_score(a, s, e)) for a, s, e in zip(mc.mse_sg, mc.se_sg, exact.mse_sg))
@@ -355,7 +353,7 @@ def check_shared_latent(trials: int = 20000, seed: int = 0, d: int = 6, k: int =
     for ci, case in enumerate(CASES):
         fb = FeedbackModel(case=case, shared=True)
         exact = exact_mse(inst, fb, n)
-        mc = engine.simulate(fb, n, trials, _seed(seed, 10, ci), lam=1.0)
+        mc = engine.simulate(fb, n, trials, derived_seed(seed, 10, ci), lam=1.0)
         t_bp, z_bp = _agree("MSE_BP", mc.mse_bp, mc.se_bp, exact.mse_bp)
         t_sg, z_sg = _agree("MSE_SG", mc.mse_sg, mc.se_sg, exact.mse_sg)
         z_r = _log_ratio_z(mc, exact.ratio)

@@ -117,6 +117,11 @@ def fill_normal(state, out, start, stop):
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
+def derived_seed(*parts: int) -> int:
+    """One 32-bit seed from several integers (a base seed and a study's coordinates)."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
+
+
 def chunk_states(seed: int, n_chunks: int) -> np.ndarray:
     """Generator states (n_chunks, 4) for chunks 0..n_chunks-1 of the stream `seed`."""
     words = np.random.SeedSequence(seed).generate_state(4 * n_chunks, dtype=np.uint64)

@@ -11,6 +11,7 @@ import numpy as np
 
 from montecarlo.expert import simulate_expert
 from montecarlo.pooling import simulate_pooled
+from montecarlo.rng import derived_seed
 from theory.exact import crossover_n, exact_mse
 from theory.feedback import FeedbackModel
 from theory.instance import make_expert_instance
@@ -18,9 +19,6 @@ from theory.pooling import exact_pooled, make_pooled_instance
 
 MIXTURE_RHO = 0.3  # leak strength that puts the crossover n* near 18 for the default instance
 
-
-def _seed(*parts: int) -> int:
-    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
 
 
 def aligned_contributions(inst, alignment: float):
@@ -63,7 +61,7 @@ def alignment_study(trials: int, seed: int, d: int = 6, k: int = 2, m: int = 5, 
     for i, c in enumerate(np.linspace(0.0, 1.0, steps)):
         private_inst, common = aligned_contributions(inst, c)
         exact = exact_mse(private_inst, fb, n, common=common)
-        mc = simulate_expert(private_inst, fb, n, trials, _seed(seed, 3, i), common=common)
+        mc = simulate_expert(private_inst, fb, n, trials, derived_seed(seed, 3, i), common=common)
         points.append({
             "alignment": float(c),
             "cosine": within_cell_cosine(private_inst, common),
@@ -86,7 +84,7 @@ def mixture_study(trials: int, seed: int, d: int = 6, k: int = 2, m: int = 5, ca
     lams = np.linspace(0.0, 1.0, lambda_steps)
     for n in ns:
         exact = exact_mse(inst, fb, n)
-        mc = simulate_expert(inst, fb, n, trials, _seed(seed, 6, n))
+        mc = simulate_expert(inst, fb, n, trials, derived_seed(seed, 6, n))
         by_n.append({
             "n": n, "lambda_star": exact.lambda_star,
             "exact_mse_bp": exact.mse_bp, "exact_mse_sg": exact.mse_sg, "exact_mse_mix": exact.mse_mix,
@@ -115,7 +113,7 @@ def adaptive_study(trials: int, seed: int, d: int = 6, k: int = 2, m: int = 5, c
         points = []
         for n in ns:
             exact = exact_mse(inst, fb, n)
-            mc = simulate_expert(inst, fb, n, trials, _seed(seed, 8, n, int(rho * 1000)))
+            mc = simulate_expert(inst, fb, n, trials, derived_seed(seed, 8, n, int(rho * 1000)))
             points.append({
                 "n": n, "batch": inst.R * n, "lambda_star": exact.lambda_star,
                 "lambda_adaptive": mc.lambda_adaptive, "lambda_adaptive_se": mc.lambda_adaptive_se,
@@ -138,7 +136,7 @@ def pooling_study(trials: int, seed: int, ps=(1, 2, 3), Ks=(4, 8, 16, 32, 64, 12
                 continue
             inst = make_pooled_instance(K, p, seed=seed)
             exact = exact_pooled(inst, sigma, n)
-            mc = simulate_pooled(inst, sigma, n, trials, _seed(seed, 9, p, K))
+            mc = simulate_pooled(inst, sigma, n, trials, derived_seed(seed, 9, p, K))
             points.append({"K": K, "exact_ratio": exact.ratio, "ratio": mc.ratio,
                            "ratio_lo": mc.ratio_ci[0], "ratio_hi": mc.ratio_ci[1]})
         series.append({"p": p, "points": points})

@@ -8,10 +8,14 @@ from sgbp import explore_cmd, reproduce_cmd, theory_cmd
 from sgbp.args import OneLineParser
 
 SUBCOMMANDS = (theory_cmd, explore_cmd, reproduce_cmd)
+DESCRIPTION = (
+    "Exact theory and Monte Carlo checks of when synthetic gradients (SG) beat backpropagation (BP): "
+    "Zhang, Tang, Koyejo, arXiv 2605.27946."
+)
 
 
 def build_parser() -> OneLineParser:
-    parser = OneLineParser(prog="sgbp", description=__doc__)
+    parser = OneLineParser(prog="sgbp", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for module in SUBCOMMANDS:
         module.add_parser(sub)

@@ -87,11 +87,21 @@ def _number(check: CheckResult) -> int:
     return int(digits) if digits else 0
 
 
-def write_report(checks: list[CheckResult], path: Path, profile: str, seed: int) -> None:
+def closed_forms_section(forms: dict[str, str]) -> list[str]:
+    lines = ["", "## Closed forms derived with sympy", ""]
+    for rid, tex in sorted(forms.items(), key=lambda item: int(item[0][1:])):
+        lines += [f"**{rid}**", "", "$$", tex, "$$", ""]
+    return lines
+
+
+def write_report(checks: list[CheckResult], path: Path, profile: str, seed: int,
+                 closed_forms: dict[str, str] | None = None) -> None:
     claims = sorted((c for c in checks if c.id.startswith("C")), key=_number)
     results = sorted((c for c in checks if c.id.startswith("T")), key=_number)
     lines = [HEADER.format(profile=profile, seed=seed), "## Summary", ""] + summary_table(checks)
     lines += ["", "## C-rows: claims of the paper", ""] + _table(claims, lambda c: SOURCES.get(c.id, ""))
     lines += ["", "## T-rows: results of this formalisation (THEORY.md section 4)", ""]
     lines += _table(results, lambda c: f"THEORY.md {c.id.split('-')[0]}")
+    if closed_forms:
+        lines += closed_forms_section(closed_forms)
     path.write_text("\n".join(lines) + "\n")

@@ -19,7 +19,7 @@ from sgbp.progress import Progress
 from sgbp.report import failed, load_checks, save_checks, status, write_report
 from theory.checks import CheckResult
 from theory.params import CASES, check_int
-from theory.symbolic.results import symbolic_checks
+from theory.symbolic.results import DERIVATIONS, latex, symbolic_checks
 
 # trials per configuration of the E1 sweep, per point of each study, and the scale of the T-checks
 PROFILES = {
@@ -102,8 +102,12 @@ def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, gr
     timings["checks"] = time.perf_counter() - start
     (out / "timings.json").write_text(json.dumps({"profile": profile, "seconds": timings}, indent=1) + "\n")
 
+    forms = {rid: latex(rid) for rid in DERIVATIONS}
+    (out / "closed_forms.json").write_text(json.dumps(forms, indent=1) + "\n")
+
     figures.draw(out)
-    write_report(load_checks(out / "checks.json"), report, profile=profile, seed=seed)
+    write_report(load_checks(out / "checks.json"), report, profile=profile, seed=seed,
+                 closed_forms=json.loads((out / "closed_forms.json").read_text()))
     return checks
 
 

@@ -52,6 +52,7 @@ def test_report_has_every_claim_and_result(run):
         assert f"| {cid} |" in text
     assert text.count("**not yet reproduced**") == 3
     assert "C-rows" in text and "T-rows" in text
+    assert text.count("$$") == 2 * 9  # one closed form per T1..T9
     methods = {c.method for c in checks}
     assert {"symbolic", "Monte Carlo", "exact + Monte Carlo"} <= methods
 

@@ -20,9 +20,9 @@ import math
 import numpy as np
 
 from montecarlo.expert import ExpertEngine
-from montecarlo.pooling import ratio_z, simulate_pooled
+from montecarlo.pooling import simulate_pooled
 from montecarlo.rng import derived_seed
-from montecarlo.stats import Z95, z_score
+from montecarlo.stats import Z95, log_ratio_z, z_score
 from theory.checks import CheckResult
 from theory.exact import crossover_n, exact_mse
 from theory.feedback import FeedbackModel
@@ -144,13 +144,6 @@ def check_t3(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
     )
 
 
-def _log_ratio_z(mc, target: float) -> float:
-    lo, hi = mc.ratio_ci
-    if not (lo > 0.0 and hi > lo):
-        return 0.0 if mc.ratio == target else math.inf
-    return math.log(mc.ratio / target) / (math.log(hi / lo) / (2.0 * Z95))
-
-
 def check_t4(trials: int = 20000, seed: int = 0, d: int = 7, k: int = 2, m: int = 5,
              ns=(1, 3), details: list | None = None) -> CheckResult:
     inst = make_expert_instance(d, k, m, seed)
@@ -160,7 +153,7 @@ def check_t4(trials: int = 20000, seed: int = 0, d: int = 7, k: int = 2, m: int 
     for ci, case in enumerate(CASES):
         for n in ns:
             mc = engine.simulate(FeedbackModel(case=case), n, trials, derived_seed(seed, 4, ci, n), lam=1.0)
-            z = _log_ratio_z(mc, target)
+            z = log_ratio_z(mc.ratio, mc.ratio_ci, target)
             ok &= abs(z) < Z_TOL
             _keep(details, case=case, n=n, ratio=mc.ratio, ratio_ci=mc.ratio_ci, z=z, target=target)
             lo, hi = mc.ratio_ci
@@ -328,7 +321,7 @@ def check_t9(trials: int = 20000, seed: int = 0, Ks=(4, 8, 16), p: int = 2, q: i
         inst = make_pooled_instance(K, p, q, seed)
         mc = simulate_pooled(inst, sigma, n, trials, derived_seed(seed, 9, K))
         exact = exact_pooled(inst, sigma, n)
-        z = ratio_z(mc, K / p)
+        z = log_ratio_z(mc.ratio, mc.ratio_ci, K / p)
         z_sg = max(abs(z_score(a, s, e)) for a, s, e in zip(mc.mse_sg, mc.se_sg, exact.mse_sg))
         ok &= abs(z) < Z_TOL and z_sg < Z_TOL
         _keep(details, K=K, ratio=mc.ratio, ratio_ci=mc.ratio_ci, z=z, z_sg_max=z_sg)
@@ -356,7 +349,7 @@ def check_shared_latent(trials: int = 20000, seed: int = 0, d: int = 6, k: int =
         mc = engine.simulate(fb, n, trials, derived_seed(seed, 10, ci), lam=1.0)
         t_bp, z_bp = _agree("MSE_BP", mc.mse_bp, mc.se_bp, exact.mse_bp)
         t_sg, z_sg = _agree("MSE_SG", mc.mse_sg, mc.se_sg, exact.mse_sg)
-        z_r = _log_ratio_z(mc, exact.ratio)
+        z_r = log_ratio_z(mc.ratio, mc.ratio_ci, exact.ratio)
         outside = not (mc.ratio_ci[0] <= 2.0 ** (d - k) <= mc.ratio_ci[1])
         ok &= max(abs(z_bp), abs(z_sg), abs(z_r)) < Z_TOL
         _keep(details, case=case, z_bp=z_bp, z_sg=z_sg, z_ratio=z_r, exact_ratio=exact.ratio, ratio_ci=mc.ratio_ci)

@@ -6,9 +6,9 @@ z-threshold is Bonferroni-corrected so that the whole row has a 1% false-alarm r
 
 from __future__ import annotations
 
-import math
 from statistics import NormalDist
 
+from montecarlo.stats import Z95, z_score
 from theory.checks import CheckResult
 
 FAMILY_ALPHA = 0.01
@@ -21,16 +21,12 @@ def bonferroni_z(count: int, alpha: float = FAMILY_ALPHA) -> float:
 
 
 def ratio_se(row) -> float:
-    return (row["ratio_hi"] - row["ratio_lo"]) / (2 * 1.959963984540054)
+    return (row["ratio_hi"] - row["ratio_lo"]) / (2 * Z95)
 
 
 def ratio_z(row, target: float) -> float:
     """z of the ratio against target; at k = d SG equals BP, the interval is a point and z is 0 or inf."""
-    diff = row["ratio"] - target
-    se = ratio_se(row)
-    if se > 0.0:
-        return diff / se
-    return 0.0 if abs(diff) <= 1e-9 * abs(target) else math.inf
+    return z_score(row["ratio"], ratio_se(row), target)
 
 
 def _where(row) -> str:

@@ -11,7 +11,6 @@ The ratio sum_k MSE_BP,k / sum_k MSE_SG,k uses the paired delta method on the lo
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,11 +67,3 @@ def simulate_pooled(inst: PooledInstance, sigma: float, n: int, trials: int, see
     return PooledMC(trials=trials, mse_bp=mean[:K].copy(), se_bp=se[:K], mse_sg=mean[K:2 * K].copy(),
                     se_sg=se[K:2 * K], ratio=ratio, ratio_ci=(lo, hi))
 
-
-def ratio_z(mc: PooledMC, target: float) -> float:
-    """log(ratio / target) in units of the log-ratio standard error (from the 95% interval)."""
-    lo, hi = mc.ratio_ci
-    if not (lo > 0.0 and hi > lo):
-        return 0.0 if mc.ratio == target else math.inf
-    se_log = math.log(hi / lo) / (2.0 * 1.959963984540054)
-    return math.log(mc.ratio / target) / se_log

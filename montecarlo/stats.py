@@ -92,6 +92,17 @@ def ratio_interval(a: float, b: float, var_a: float, var_b: float, cov_ab: float
     return r, r * math.exp(-z * se), r * math.exp(z * se)
 
 
+def log_ratio_z(ratio: float, ci: tuple[float, float], target: float, z: float = Z95) -> float:
+    """log(ratio / target) in units of the log-ratio standard error read off a z-interval.
+
+    A collapsed interval (lo == hi) gives 0 when ratio equals target and inf otherwise.
+    """
+    lo, hi = ci
+    if not (lo > 0.0 and hi > lo):
+        return 0.0 if ratio == target else math.inf
+    return math.log(ratio / target) / (math.log(hi / lo) / (2.0 * z))
+
+
 def z_score(estimate: float, se: float, exact: float) -> float:
     """(estimate - exact) / se; 0 when both agree to rounding and se is 0, +-inf otherwise."""
     diff = estimate - exact

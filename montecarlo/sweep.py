@@ -68,14 +68,14 @@ def noise_seed(seed: int, d: int, k: int, n: int, case: str) -> int:
     return int(words[0]) << 32 | int(words[1])
 
 
-def _feedback(config: dict) -> FeedbackModel:
+def feedback_of(config: dict) -> FeedbackModel:
     return FeedbackModel(case=config["case"], sigma=config["sigma"], p=config["p"], tau=config["tau"],
                          rho=config["rho"], shared=config["shared_latent"])
 
 
 def run_config(engine: ExpertEngine, config: dict, trials: int, seed: int) -> dict:
     """One flat row: the configuration, the exact values and the Monte Carlo estimates."""
-    fb = _feedback(config)
+    fb = feedback_of(config)
     n = config["n"]
     exact = exact_mse(engine.inst, fb, n)
     mc = engine.simulate(fb, n, trials, noise_seed(seed, config["d"], config["k"], n, config["case"]),

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
-from montecarlo.sweep import expert_configs, run_sweep, write_csv
+from montecarlo.sweep import expert_configs, feedback_of, run_sweep, write_csv
 from sgbp.args import add_expert_args, check_case_arg
 from sgbp.progress import Progress
-from sgbp.theory_cmd import exact_row
-from theory.feedback import FeedbackModel
+from sgbp.theory_cmd import exact_row, json_number
 from theory.instance import make_expert_instance
 from theory.params import check_int
 
@@ -34,12 +32,6 @@ def add_parser(subparsers) -> None:
     expert.set_defaults(run=run_expert)
 
 
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def run_expert(args) -> int:
     cases = check_case_arg(args.case, sweep=True)
     check_int("trials", args.trials, 1)
@@ -54,18 +46,17 @@ def run_expert(args) -> int:
     if len(rows) == 1 and args.json:
         print(json.dumps(_single_json(configs[0], rows[0])))
     elif args.json:
-        print(json.dumps([{key: _finite(value) for key, value in row.items()} for row in rows]))
+        print(json.dumps([{key: json_number(value) for key, value in row.items()} for row in rows]))
     else:
         _print_table(rows)
     return 0
 
 
 def _single_json(config: dict, row: dict) -> dict:
-    fb = FeedbackModel(case=config["case"], sigma=config["sigma"], p=config["p"], tau=config["tau"],
-                       rho=config["rho"], shared=config["shared_latent"])
+    fb = feedback_of(config)
     inst = make_expert_instance(config["d"], config["k"], config["m"], config["seed"])
-    mc = {key: _finite(row[key]) for key in MC_KEYS}
-    mc["ratio_ci"] = [_finite(row["ratio_lo"]), _finite(row["ratio_hi"])]
+    mc = {key: json_number(row[key]) for key in MC_KEYS}
+    mc["ratio_ci"] = [json_number(row["ratio_lo"]), json_number(row["ratio_hi"])]
     mc |= {"lambda_adaptive": row["lambda_adaptive"], "lambda_adaptive_se": row["lambda_adaptive_se"]}
     return config | {"trials": row["trials"], "exact": exact_row(inst, fb, config["n"]), "mc": mc}
 

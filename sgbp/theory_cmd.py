@@ -33,13 +33,20 @@ def check_leak(k: int, d: int, rho: float) -> None:
         raise ValueError(f"leak needs k < d (a coordinate outside S_j), got k = {k}, d = {d}")
 
 
+def json_number(value):
+    """JSON has no inf or nan: a non-finite float becomes None (null)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def exact_row(inst, fb: FeedbackModel, n: int) -> dict:
     """The exact values of one configuration as a flat dict (non-finite numbers become None)."""
     exact = exact_mse(inst, fb, n)
     row = {key: exact.as_dict()[key] for key in THEORY_KEYS}
     row |= {"var_bp": exact.var_bp, "var_sg": exact.var_sg, "cov": exact.cov,
             "n_star": crossover_n(inst, fb)}
-    return {key: (value if math.isfinite(value) else None) for key, value in row.items()}
+    return {key: json_number(value) for key, value in row.items()}
 
 
 def run_expert(args) -> int:

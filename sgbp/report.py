@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -63,22 +64,26 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _table(checks: list[CheckResult], source) -> list[str]:
+def _table(checks: list[CheckResult], source, figures: str) -> list[str]:
     lines = ["| ID | Statement | Source | Check | Numbers | Result | Figure |",
              "|---|---|---|---|---|---|---|"]
     for c in checks:
-        figure = f"[{c.figure}](results/figures/{c.figure}.png)" if c.figure else ""
+        figure = f"[{c.figure}]({figures}/{c.figure}.png)" if c.figure else ""
         lines.append("| " + " | ".join(_cell(v) for v in (
             c.id, c.statement, source(c), c.method, c.numbers, f"**{status(c)}**", figure)) + " |")
     return lines
+
+
+def tally(checks: list[CheckResult]) -> dict[str, int]:
+    """How many checks have each status."""
+    return {s: sum(status(c) == s for c in checks) for s in ("PASS", "FAIL", NOT_YET)}
 
 
 def summary_table(checks: list[CheckResult]) -> list[str]:
     lines = ["| rows | checks | PASS | FAIL | not yet reproduced |", "|---|---|---|---|---|"]
     for label, prefix in (("C: the paper's claims", "C"), ("T: this toolkit's formalisation", "T")):
         sel = [c for c in checks if c.id.startswith(prefix)]
-        counts = [sum(status(c) == s for c in sel) for s in ("PASS", "FAIL", NOT_YET)]
-        lines.append(f"| {label} | {len(sel)} | " + " | ".join(map(str, counts)) + " |")
+        lines.append(f"| {label} | {len(sel)} | " + " | ".join(map(str, tally(sel).values())) + " |")
     return lines
 
 
@@ -95,13 +100,15 @@ def closed_forms_section(forms: dict[str, str]) -> list[str]:
 
 
 def write_report(checks: list[CheckResult], path: Path, profile: str, seed: int,
-                 closed_forms: dict[str, str] | None = None) -> None:
+                 closed_forms: dict[str, str] | None = None, figures_dir: Path | None = None) -> None:
+    """figures_dir: where the figures lie (default results/figures); links are relative to the report."""
+    figures = "results/figures" if figures_dir is None else Path(os.path.relpath(figures_dir, path.parent)).as_posix()
     claims = sorted((c for c in checks if c.id.startswith("C")), key=_number)
     results = sorted((c for c in checks if c.id.startswith("T")), key=_number)
     lines = [HEADER.format(profile=profile, seed=seed), "## Summary", ""] + summary_table(checks)
-    lines += ["", "## C-rows: claims of the paper", ""] + _table(claims, lambda c: SOURCES.get(c.id, ""))
+    lines += ["", "## C-rows: claims of the paper", ""] + _table(claims, lambda c: SOURCES.get(c.id, ""), figures)
     lines += ["", "## T-rows: results of this formalisation (THEORY.md section 4)", ""]
-    lines += _table(results, lambda c: f"THEORY.md {c.id.split('-')[0]}")
+    lines += _table(results, lambda c: f"THEORY.md {c.id.split('-')[0]}", figures)
     if closed_forms:
         lines += closed_forms_section(closed_forms)
     path.write_text("\n".join(lines) + "\n")

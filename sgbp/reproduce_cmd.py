@@ -16,7 +16,7 @@ from montecarlo import claims, studies
 from montecarlo.checks import monte_carlo_checks
 from montecarlo.sweep import expert_configs, run_sweep, write_csv
 from sgbp.progress import Progress
-from sgbp.report import failed, load_checks, save_checks, status, write_report
+from sgbp.report import failed, load_checks, save_checks, status, tally, write_report
 from theory.checks import CheckResult
 from theory.params import CASES, check_int
 from theory.symbolic.results import DERIVATIONS, latex, symbolic_checks
@@ -56,7 +56,7 @@ def run_reproduce(args) -> int:
     check_int("seed", args.seed, 0)
     profile = "full" if args.full else "quick"
     checks = reproduce(Path(args.out), Path(args.report), PROFILES[profile], args.seed, profile)
-    counts = {s: sum(status(c) == s for c in checks) for s in ("PASS", "FAIL", claims.NOT_YET)}
+    counts = tally(checks)
     print(f"{len(checks)} checks: {counts['PASS']} PASS, {counts['FAIL']} FAIL, "
           f"{counts[claims.NOT_YET]} not yet reproduced; report {args.report}, results {args.out}/")
     bad = failed(checks)
@@ -107,7 +107,7 @@ def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, gr
 
     figures.draw(out)
     write_report(load_checks(out / "checks.json"), report, profile=profile, seed=seed,
-                 closed_forms=json.loads((out / "closed_forms.json").read_text()))
+                 closed_forms=json.loads((out / "closed_forms.json").read_text()), figures_dir=out / "figures")
     return checks
 
 

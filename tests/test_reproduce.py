@@ -107,3 +107,13 @@ def test_every_figure_a_check_names_is_drawn(run):
     assert named
     for name in named:
         assert (out / "figures" / f"{name}.png").exists(), name
+
+
+def test_report_links_point_at_the_drawn_figures(run):
+    import re
+
+    _, report, _ = run
+    links = re.findall(r"\]\(([^)]+\.png)\)", report.read_text())
+    assert links
+    for link in links:
+        assert (report.parent / link).exists(), link

@@ -23,7 +23,7 @@ from montecarlo.expert import ExpertEngine
 from montecarlo.pooling import simulate_pooled
 from montecarlo.rng import derived_seed
 from montecarlo.stats import Z95, log_ratio_z, z_score
-from theory.checks import CheckResult
+from theory.checks import CheckResult, outcome
 from theory.exact import crossover_n, exact_mse
 from theory.feedback import FeedbackModel
 from theory.instance import make_expert_instance
@@ -78,7 +78,7 @@ def check_t1(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
         method=METHOD,
         numbers=f"d={d}, k={k}, m={m}, n={n}, {trials} trials; ||E e||^2 from {groups} group means "
                 f"(unbiased U-statistic, jackknife SE); |z| < {Z_TOL:g} required. " + "; ".join(parts),
-        passed=bool(ok),
+        status=outcome(ok),
     )
 
 
@@ -106,7 +106,7 @@ def check_t2(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
         method=METHOD,
         numbers=f"d={d}, k={k}, m={m}, n={n}, rho={rho}, {trials} trials; bias^2 = ||E e_SG||^2 from "
                 f"{groups} group means; |z| < {Z_TOL:g} required. " + "; ".join(parts),
-        passed=bool(ok),
+        status=outcome(ok),
     )
 
 
@@ -140,7 +140,7 @@ def check_t3(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
         method=METHOD,
         numbers=f"d={d}, k={k}, m={m}, n={n}, {trials} trials on common random numbers; required: gap more "
                 f"than {MARGIN:g} SE above 0 and |z| < {Z_TOL:g} against the exact gap. " + "; ".join(parts),
-        passed=bool(ok),
+        status=outcome(ok),
     )
 
 
@@ -164,7 +164,7 @@ def check_t4(trials: int = 20000, seed: int = 0, d: int = 7, k: int = 2, m: int 
         method=METHOD,
         numbers=f"d={d}, k={k}, m={m}, 2^(d-k) = {target:g}, {trials} trials; paired delta-method interval "
                 f"on the log ratio; |z| < {Z_TOL:g} required. " + "; ".join(parts),
-        passed=bool(ok),
+        status=outcome(ok),
         figure="ratio_vs_d_noisy",
     )
 
@@ -196,7 +196,7 @@ def check_t5(trials: int = 200, seed: int = 0, d: int = 6, k: int = 2, m: int = 
         numbers=f"d={d}, k={k}, m={m}, n={n}, {trials} trials, sigma = 0 / p = 1 / tau = 0; required: BP error "
                 f"exactly 0 in every trial, SG error = ||bias||^2 to 1e-9 relative (1e-25 absolute when "
                 f"the bias is 0). " + "; ".join(parts),
-        passed=bool(ok),
+        status=outcome(ok),
     )
 
 
@@ -236,7 +236,7 @@ def check_t6(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
         method=METHOD,
         numbers=f"d={d}, k={k}, m={m}, leak set so that n* = {n_star:g}, {trials} trials on common random "
                 f"numbers; each difference more than {MARGIN:g} SE above 0 required. " + "; ".join(parts),
-        passed=bool(ok),
+        status=outcome(ok),
         figure="t67_mse_vs_n",
     )
 
@@ -265,7 +265,7 @@ def check_t7(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
         numbers=f"d={d}, k={k}, m={m}, n={n}, leak set so that n* = {n_star:g}, {trials} trials on common "
                 f"random numbers; required: each advantage more than {MARGIN:g} SE above 0 and "
                 f"|z| < {Z_TOL:g} for MSE(lambda*). " + "; ".join(parts),
-        passed=bool(ok),
+        status=outcome(ok),
         figure="t7_mse_vs_lambda",
     )
 
@@ -309,7 +309,7 @@ def check_t8(trials: int = 4000, seed: int = 0, d: int = 5, k: int = 2, m: int =
                 f"|mean lambda_hat - lambda*| must fall at every step n = {', '.join(map(str, ns))} by more "
                 f"than {MARGIN:g} SE: " + "; ".join(leak_parts) + ". Without a leak (lambda* = 0, reported, "
                 f"not required): " + "; ".join(plain_parts),
-        passed=bool(ok),
+        status=outcome(ok),
         figure="t8_adaptive_lambda",
     )
 
@@ -333,7 +333,7 @@ def check_t9(trials: int = 20000, seed: int = 0, Ks=(4, 8, 16), p: int = 2, q: i
         method=METHOD,
         numbers=f"p={p}, q={q}, n={n}, sigma={sigma}, {trials} trials; |z| < {Z_TOL:g} required on the log "
                 f"ratio and on each context's MSE_SG against theory.pooling. " + "; ".join(parts),
-        passed=bool(ok),
+        status=outcome(ok),
         figure="t9_ratio_vs_K",
     )
 
@@ -363,7 +363,7 @@ def check_shared_latent(trials: int = 20000, seed: int = 0, d: int = 6, k: int =
         method=METHOD,
         numbers=f"d={d}, k={k}, m={m}, n={n}, {trials} trials; |z| < {Z_TOL:g} required for MSE_BP, MSE_SG "
                 f"and the log ratio. " + "; ".join(parts),
-        passed=bool(ok),
+        status=outcome(ok),
     )
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from statistics import NormalDist
 
 from montecarlo.stats import Z95, z_score
-from theory.checks import CheckResult
+from theory.checks import NOT_YET, CheckResult, outcome
 
 FAMILY_ALPHA = 0.01
-NOT_YET = "not yet reproduced"
 
 
 def bonferroni_z(count: int, alpha: float = FAMILY_ALPHA) -> float:
@@ -50,7 +49,7 @@ def sg_beats_bp_everywhere(rows) -> CheckResult:
         "(under the characterised conditions: here A and B hold in every configuration)",
         method="Monte Carlo",
         numbers=numbers,
-        passed=wins == len(cells) and equal == len(single),
+        status=outcome(wins == len(cells) and equal == len(single)),
         figure="ratio_vs_n",
     )
 
@@ -75,7 +74,7 @@ def gap_grows_without_bound(rows, k: int = 2, n: int = 1) -> CheckResult:
         method="Monte Carlo",
         numbers=f"ratio at d = {d_max}, k = {k}, n = {n} against 2^(d-k) = {2 ** (d_max - k)}, "
         f"increasing in d for every case; " + "; ".join(parts) + f"; |z| < {z:.2f} required",
-        passed=ok,
+        status=outcome(ok),
         figure="ratio_vs_d_noisy",
     )
 
@@ -103,7 +102,7 @@ def sample_efficiency(rows, d: int = 4, k: int = 2) -> CheckResult:
         method="Monte Carlo",
         numbers=(f"d = {d}, k = {k}: " + "; ".join(parts) + f"; |z| < {z_max:.2f} required")
         if pairs else f"the sweep lacks n = 1 or n = {c} at d = {d}, k = {k}",
-        passed=ok,
+        status=outcome(ok),
         figure="mse_vs_n",
     )
 
@@ -121,7 +120,7 @@ def authors_ratio(rows, d: int = 4, k: int = 2) -> CheckResult:
         method="Monte Carlo",
         numbers=f"{len(sel)} configurations (3 cases x n), {sel[0]['trials'] if sel else 0} trials each: {shown}; "
         f"max |z| = {max(map(abs, zs), default=float('nan')):.2f} < {z_max:.2f}",
-        passed=bool(sel) and max(map(abs, zs)) < z_max,
+        status=outcome(bool(sel) and max(map(abs, zs)) < z_max),
         figure="ratio_vs_d_noisy",
     )
 
@@ -140,7 +139,7 @@ def sweep_matches_exact(rows) -> list[CheckResult]:
             statement=f"{what} from the simulated estimator equals the exact value on the whole E1 sweep",
             method="Monte Carlo",
             numbers=f"{len(rows)} configurations; max |z| = {abs(worst[key]):.2f} ({_where(worst)}) < {z:.2f}",
-            passed=abs(worst[key]) < z,
+            status=outcome(abs(worst[key]) < z),
             figure=figure,
         ))
     zs = [(abs(ratio_z(r, 2.0 ** (r["d"] - r["k"]))), r) for r in rows]
@@ -152,11 +151,11 @@ def sweep_matches_exact(rows) -> list[CheckResult]:
         method="exact + Monte Carlo",
         numbers=f"exact ratio equals 2^(d-k) to 1e-9 in {len(rows)} configurations: {exact_ok}; "
         f"Monte Carlo max |z| = {worst_z:.2f} ({_where(worst)}) < {z:.2f}",
-        passed=exact_ok and worst_z < z,
+        status=outcome(exact_ok and worst_z < z),
         figure="ratio_vs_d_noisy",
     ))
     return out
 
 
 def not_reproduced(cid: str, statement: str, source: str) -> CheckResult:
-    return CheckResult(id=cid, statement=statement, method=NOT_YET, numbers=f"needs {source}", passed=True)
+    return CheckResult(id=cid, statement=statement, method=NOT_YET, numbers=f"needs {source}", status=NOT_YET)

@@ -7,8 +7,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from montecarlo.claims import NOT_YET
-from theory.checks import CheckResult
+from theory.checks import FAIL, STATUSES, CheckResult
 
 SOURCES = {
     "C1": "abstract",
@@ -50,14 +49,8 @@ def load_checks(path: Path) -> list[CheckResult]:
     return [CheckResult(**item) for item in json.loads(path.read_text())]
 
 
-def status(check: CheckResult) -> str:
-    if check.method == NOT_YET:
-        return NOT_YET
-    return "PASS" if check.passed else "FAIL"
-
-
 def failed(checks: list[CheckResult]) -> list[CheckResult]:
-    return [c for c in checks if status(c) == "FAIL"]
+    return [c for c in checks if c.status == FAIL]
 
 
 def _cell(text) -> str:
@@ -70,17 +63,17 @@ def _table(checks: list[CheckResult], source, figures: str) -> list[str]:
     for c in checks:
         figure = f"[{c.figure}]({figures}/{c.figure}.png)" if c.figure else ""
         lines.append("| " + " | ".join(_cell(v) for v in (
-            c.id, c.statement, source(c), c.method, c.numbers, f"**{status(c)}**", figure)) + " |")
+            c.id, c.statement, source(c), c.method, c.numbers, f"**{c.status}**", figure)) + " |")
     return lines
 
 
 def tally(checks: list[CheckResult]) -> dict[str, int]:
     """How many checks have each status."""
-    return {s: sum(status(c) == s for c in checks) for s in ("PASS", "FAIL", NOT_YET)}
+    return {s: sum(c.status == s for c in checks) for s in STATUSES}
 
 
 def summary_table(checks: list[CheckResult]) -> list[str]:
-    lines = ["| rows | checks | PASS | FAIL | not yet reproduced |", "|---|---|---|---|---|"]
+    lines = ["| rows | checks | " + " | ".join(STATUSES) + " |", "|---" * (len(STATUSES) + 2) + "|"]
     for label, prefix in (("C: the paper's claims", "C"), ("T: this toolkit's formalisation", "T")):
         sel = [c for c in checks if c.id.startswith(prefix)]
         lines.append(f"| {label} | {len(sel)} | " + " | ".join(map(str, tally(sel).values())) + " |")

@@ -5,8 +5,8 @@ import math
 import pytest
 
 from montecarlo import claims
-from sgbp.report import failed, status, write_report
-from theory.checks import CheckResult
+from sgbp.report import failed, write_report
+from theory.checks import FAIL, NOT_YET, PASS, CheckResult
 
 
 def row(case="noisy", d=4, k=2, n=1, ratio=4.0, half=0.196, **extra):
@@ -58,17 +58,18 @@ def test_sample_efficiency_compares_bp_at_cell_size_with_sg_at_one():
 
 def test_report_marks_not_reproduced_apart_from_pass_and_fail(tmp_path):
     checks = [
-        CheckResult("C1", "a claim", "Monte Carlo", "1 vs 1", True, "ratio_vs_n"),
+        CheckResult("C1", "a claim", "Monte Carlo", "1 vs 1", PASS, "ratio_vs_n"),
         claims.not_reproduced("C8", "bandit claim", "MNIST"),
-        CheckResult("T2", "a | result", "symbolic", "x", False),
+        CheckResult("T2", "a | result", "symbolic", "x", FAIL),
     ]
-    assert [status(c) for c in checks] == ["PASS", claims.NOT_YET, "FAIL"]
+    assert [c.status for c in checks] == ["PASS", NOT_YET, "FAIL"]
+    assert not checks[1].passed
     assert failed(checks) == [checks[2]]
     path = tmp_path / "paper_checks.md"
     write_report(checks, path, profile="quick", seed=0)
     text = path.read_text()
-    assert "| C: the paper's claims | 2 | 1 | 0 | 1 |" in text
-    assert "| T: this toolkit's formalisation | 1 | 0 | 1 | 0 |" in text
+    assert "| C: the paper's claims | 2 | 1 | 0 | 0 | 1 |" in text
+    assert "| T: this toolkit's formalisation | 1 | 0 | 1 | 0 | 0 |" in text
     assert "a \\| result" in text  # a pipe inside a cell does not break the table
     assert "[ratio_vs_n](results/figures/ratio_vs_n.png)" in text
     assert not math.isnan(claims.bonferroni_z(0))

@@ -88,9 +88,9 @@ def test_figures_rejects_unknown_names_and_missing_results(run, tmp_path, capsys
 
 
 def test_reproduce_exits_non_zero_when_a_check_fails(monkeypatch, tmp_path, capsys):
-    from theory.checks import CheckResult
+    from theory.checks import FAIL, CheckResult
 
-    bad = CheckResult("T1", "forced failure", "symbolic", "0 != 1", False)
+    bad = CheckResult("T1", "forced failure", "symbolic", "0 != 1", FAIL)
     monkeypatch.setattr(reproduce_cmd, "reproduce", lambda *a, **k: [bad])
     assert main(["reproduce", "--out", str(tmp_path), "--report", str(tmp_path / "r.md")]) == 1
     assert "FAIL T1: forced failure" in capsys.readouterr().out

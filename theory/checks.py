@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+PASS = "PASS"
+FAIL = "FAIL"
+INCONCLUSIVE = "INCONCLUSIVE"
+NOT_YET = "not yet reproduced"
+STATUSES = (PASS, FAIL, INCONCLUSIVE, NOT_YET)
+
+
+def outcome(ok: bool) -> str:
+    """The status of a check whose criterion has two outcomes."""
+    return PASS if ok else FAIL
+
 
 @dataclass(frozen=True)
 class CheckResult:
-    """id: 'T1'..'T9' (this toolkit's formalisation) or 'C1'.. (a claim of the paper).
+    """id: unique in a report; 'T..' for this toolkit's formalisation, 'C..' for a claim of the paper.
 
-    method: 'symbolic', 'exact' or 'Monte Carlo'; numbers: what was compared, readable;
+    method: 'symbolic', 'exact', 'Monte Carlo', 'experiment' ...; numbers: what was compared, readable;
+    status: one of STATUSES, decided by a criterion fixed before the run;
     figure: the figure the result appears in, if any.
     """
 
@@ -17,5 +29,13 @@ class CheckResult:
     statement: str
     method: str
     numbers: str
-    passed: bool
+    status: str
     figure: str | None = None
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {self.status!r}")
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASS

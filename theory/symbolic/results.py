@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from theory.checks import CheckResult
+from theory.checks import CheckResult, outcome
 from theory.symbolic.bias import t6_crossover
 from theory.symbolic.core import Derivation
 from theory.symbolic.estimators import t1_bp, t2_sg, t3_dominance, t4_separation, t5_no_gain_without_A
@@ -57,7 +57,7 @@ def _numbers(d: Derivation) -> str:
 @lru_cache(maxsize=None)
 def _checks() -> tuple[CheckResult, ...]:
     return tuple(
-        CheckResult(id=d.id, statement=d.statement, method="symbolic", numbers=_numbers(d), passed=d.passed,
+        CheckResult(id=d.id, statement=d.statement, method="symbolic", numbers=_numbers(d), status=outcome(d.passed),
                     figure=FIGURES.get(d.id))
         for d in derivations()
     )

@@ -1,0 +1,172 @@
+"""Run independent tasks in separate processes; save each result as it finishes; resume.
+
+A task is a function named by "module:function" and one JSON-able configuration, its only input;
+seeds live in the configuration, so a result never depends on which process ran it or in which
+order the tasks finished. Each result is written to `<out>/<key>.json` with its task (write to a
+temporary file, then rename), so an interrupted sweep resumes without redoing finished tasks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import tempfile
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from theory.params import check_int
+
+KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
+# one BLAS thread per run: parallelism comes from processes
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class Task:
+    key: str
+    fn: str
+    config: dict
+
+    def __post_init__(self):
+        if not KEY.match(self.key):
+            raise ValueError(f"task key must match {KEY.pattern}, got {self.key!r}")
+        if ":" not in self.fn:
+            raise ValueError(f"task fn must be 'module:function', got {self.fn!r}")
+
+
+class RunFailures(RuntimeError):
+    """Tasks that failed after their retries; the other tasks' results are saved."""
+
+    def __init__(self, failures: list[tuple[Task, str]]):
+        self.failures = failures
+        lines = [f"{t.key} ({t.fn} {json.dumps(t.config, sort_keys=True)}): {err}" for t, err in failures]
+        super().__init__(f"{len(failures)} task(s) failed: " + "; ".join(lines))
+
+
+def call(fn: str, config: dict):
+    """Run one task in this process with one BLAS thread."""
+    from threadpoolctl import threadpool_limits
+
+    module, name = fn.split(":")
+    function = getattr(importlib.import_module(module), name)
+    with threadpool_limits(limits=1):
+        return function(config)
+
+
+def result_path(out: Path, key: str) -> Path:
+    return Path(out) / f"{key}.json"
+
+
+def save_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_done(task: Task, out: Path):
+    """The saved result of `task`, or None; a saved result of another configuration is an error."""
+    path = result_path(out, task.key)
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    if saved.get("fn") != task.fn or saved.get("config") != json.loads(json.dumps(task.config)):
+        raise ValueError(f"out: {path} holds a result of another configuration; "
+                         "use another --out folder or remove the file")
+    return saved["result"]
+
+
+def record(task: Task, result) -> str:
+    return json.dumps(asdict(task) | {"result": result}, sort_keys=True) + "\n"
+
+
+def _local(pending: list[Task], workers: int, retries: int, finish):
+    """Run pending tasks on `workers` processes (in this process when workers is 1)."""
+    failures = []
+    if workers == 1:
+        for task in pending:
+            error = None
+            for _ in range(retries + 1):
+                try:
+                    finish(task, call(task.fn, task.config))
+                    break
+                except Exception as err:  # a task's failure is reported with its configuration
+                    error = f"{type(err).__name__}: {err}"
+            else:
+                failures.append((task, error))
+        return failures
+    saved = {v: os.environ.get(v) for v in THREAD_VARS}
+    os.environ.update({v: "1" for v in THREAD_VARS})
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            attempts = {task.key: 0 for task in pending}
+            futures = {pool.submit(call, t.fn, t.config): t for t in pending}
+            while futures:
+                finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    task = futures.pop(future)
+                    try:
+                        finish(task, future.result())
+                    except Exception as err:  # the task's own error, or its worker died
+                        attempts[task.key] += 1
+                        if attempts[task.key] <= retries:
+                            futures[pool.submit(call, task.fn, task.config)] = task
+                        else:
+                            failures.append((task, f"{type(err).__name__}: {err}"))
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+    return failures
+
+
+def run_tasks(tasks: list[Task], out: Path, workers: int = 1, retries: int = 1, progress=None) -> list:
+    """Run every task not already saved under `out`; return the results in task order.
+
+    progress: callable (done, total). Raises RunFailures, after every other task has finished and
+    been saved, when some task still fails after `retries` more tries.
+    """
+    check_int("workers", workers, 1, 256)
+    check_int("retries", retries, 0, 100)
+    keys = [t.key for t in tasks]
+    if len(set(keys)) != len(keys):
+        raise ValueError("task keys must be unique")
+    out = Path(out)
+    results = {t.key: load_done(t, out) for t in tasks}
+    pending = [t for t in tasks if results[t.key] is None]
+    done = len(tasks) - len(pending)
+    if progress:
+        progress(done, len(tasks))
+
+    def finish(task: Task, result) -> None:
+        nonlocal done
+        save_atomic(result_path(out, task.key), record(task, result))
+        results[task.key] = json.loads(json.dumps(result))
+        done += 1
+        if progress:
+            progress(done, len(tasks))
+
+    failures = _local(pending, workers, retries, finish)
+    if failures:
+        raise RunFailures(failures)
+    return [results[k] for k in keys]
+
+
+def add_runner_args(parser) -> None:
+    """--workers for commands that run many independent runs."""
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes running runs in parallel, one BLAS thread each (default 1)")

@@ -1,5 +1,5 @@
 """Resumable runs of many independent tasks: each finished result is saved at once, atomically."""
 
-from runner.tasks import RunFailures, Task, add_runner_args, run_tasks
+from runner.tasks import RunFailures, Task, add_runner_args, run_tasks, runner_options
 
-__all__ = ["RunFailures", "Task", "add_runner_args", "run_tasks"]
+__all__ = ["RunFailures", "Task", "add_runner_args", "run_tasks", "runner_options"]

@@ -167,6 +167,11 @@ def run_tasks(tasks: list[Task], out: Path, workers: int = 1, retries: int = 1, 
 
 
 def add_runner_args(parser) -> None:
-    """--workers for commands that run many independent runs."""
+    """The options of every command that runs many independent runs; read back by runner_options."""
     parser.add_argument("--workers", type=int, default=1,
                         help="processes running runs in parallel, one BLAS thread each (default 1)")
+
+
+def runner_options(args) -> dict:
+    """Keyword arguments of run_tasks from the parsed options of add_runner_args."""
+    return {"workers": args.workers}

@@ -15,13 +15,16 @@ authors' construction, and a common part (R, m, q) on parameters that all states
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 
 import numpy as np
+import sympy as sp
 
 from theory.feedback import FeedbackModel
 from theory.instance import ExpertInstance
 from theory.params import check_int
+from theory.symbolic.noise import fbar1, fbar2, feedback_covariance, feedback_variance
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,12 @@ class ExactMSE:
         return asdict(self) | {"ratio": self.ratio}
 
 
-def ratio(num: float, den: float) -> float:
-    if den > 0.0:
-        return num / den
-    return float("inf") if num > 0.0 else float("nan")
+def ratio(num, den):
+    """num / den; inf where only den is 0, nan where both are. Elementwise on arrays."""
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(den > 0.0, num / np.where(den > 0.0, den, 1.0), np.where(num > 0.0, np.inf, np.nan))
+    return _scalar(out)
 
 
 def mixture_mse(lam, bias_sq, var_bp, var_sg, cov):
@@ -60,12 +65,25 @@ def mixture_mse(lam, bias_sq, var_bp, var_sg, cov):
     return lam**2 * var_bp + (1 - lam) ** 2 * (bias_sq + var_sg) + 2 * lam * (1 - lam) * cov
 
 
-def optimal_lambda(bias_sq: float, var_bp: float, var_sg: float, cov: float) -> float:
-    """T7's minimiser clipped to [0, 1]; 1 (plain BP) when BP and SG coincide almost surely."""
-    den = bias_sq + var_bp + var_sg - 2.0 * cov
-    if den <= 0.0:
-        return 1.0
-    return float(np.clip((bias_sq + var_sg - cov) / den, 0.0, 1.0))
+def optimal_lambda(bias_sq, var_bp, var_sg, cov):
+    """T7's minimiser clipped to [0, 1]; 1 (plain BP) when BP and SG coincide almost surely.
+
+    Elementwise on arrays."""
+    den = np.asarray(bias_sq + var_bp + var_sg - 2.0 * cov, dtype=float)
+    num = np.asarray(bias_sq + var_sg - cov, dtype=float)
+    safe = np.where(den > 0.0, den, 1.0)
+    return _scalar(np.where(den > 0.0, np.clip(num / safe, 0.0, 1.0), 1.0))
+
+
+def crossover(bias_sq, var_bp, var_sg):
+    """T6's n* = (V_BP - V_SG) / ||b||^2 from the variances at n = 1; inf without bias. Elementwise."""
+    bias_sq = np.asarray(bias_sq, dtype=float)
+    gap = np.asarray(var_bp - var_sg, dtype=float)
+    return _scalar(np.where(bias_sq > 0.0, gap / np.where(bias_sq > 0.0, bias_sq, 1.0), np.inf))
+
+
+def _scalar(a: np.ndarray):
+    return float(a) if np.ndim(a) == 0 else a
 
 
 def cell_average(values: np.ndarray, cells: np.ndarray, n_keys: int) -> np.ndarray:
@@ -104,6 +122,109 @@ def _private_sg_gram(x: np.ndarray, cells: np.ndarray, C: int, pairs) -> np.ndar
     return out
 
 
+class ExactEvaluator:
+    """The parts of the exact MSEs of one instance that depend on neither n, the leak rho nor the
+    noise level: the Gram matrices <x, x>, <y, y>, <x, y> of each state and the SG bias vectors of
+    the clean feedback and of the leak. Built once; evaluate() at many (feedback model, n).
+
+    private (R, m, d) defaults to the instance's contributions x_rj = w_r J_r^T e_j;
+    common (R, m, q), if given, adds parameters shared by all states.
+    shared: also keep the cross-expert Grams that correlated noise (FeedbackModel.shared) needs.
+    """
+
+    def __init__(self, inst: ExpertInstance, shared: bool = False, private: np.ndarray | None = None,
+                 common: np.ndarray | None = None):
+        self.inst = inst
+        self.shared = bool(shared)
+        x = inst.contributions() if private is None else private
+        cells = inst.cells()
+        C = inst.cell_size
+        n_keys = 2**inst.k
+        m = inst.m
+        pairs = [(j, jj) for j in range(m) for jj in range(j, m)] if shared else [(j, j) for j in range(m)]
+        gxx = np.einsum("rjd,rkd->rjk", x, x)
+        gyy = _private_sg_gram(x, cells, C, pairs)
+        gxy = gxx / C  # r lies in every one of its own cells
+        if common is not None:
+            y_common = cell_average(common, cells, n_keys)  # (1/C) sum over the cell = cell mean
+            gxx = gxx + np.einsum("rjq,rkq->rjk", common, common)
+            gyy = gyy + np.einsum("rjq,rkq->rjk", y_common, y_common)
+            gxy = gxy + np.einsum("rjq,rkq->rjk", common, y_common)
+        self.gxx, self.gyy, self.gxy = gxx, gyy, gxy
+
+        def bias_vector(fbar: np.ndarray) -> np.ndarray:
+            coef = cell_average(fbar, cells, n_keys) - fbar  # (R, m)
+            parts = [np.einsum("rj,rjd->rd", coef, x).ravel()]
+            if common is not None:
+                parts.append(np.einsum("rj,rjq->q", coef, common))
+            return np.concatenate(parts)
+
+        # fbar(rho) = fbar(0) + rho * leak and the cell average is linear, so b(rho) = b0 + rho * b1.
+        self.bias0 = bias_vector(inst.clean_feedback(0.0))
+        self.bias1 = np.zeros_like(self.bias0) if inst.leak_coord is None else bias_vector(inst.leak_feedback())
+        # ||b(rho)||^2 = c0 + c1 rho + c2 rho^2
+        self.bias_coef = np.array([np.sum(self.bias0 * self.bias0), 2.0 * np.sum(self.bias0 * self.bias1),
+                                   np.sum(self.bias1 * self.bias1)])
+
+    def bias_sq(self, rho: float) -> float:
+        return float(np.sum((self.bias0 + rho * self.bias1) ** 2))
+
+    def variances(self, fb: FeedbackModel) -> tuple[float, float, float]:
+        """(V_BP, V_SG, C) of one sample per state (n = 1): sums of the Grams times Sigma_r."""
+        if fb.shared and not self.shared:
+            raise ValueError("shared: this evaluator was built without the cross-expert Grams (shared=False)")
+        sigma = fb.sample_covariance(self.inst.clean_feedback(fb.rho), self.inst.alpha)
+        return (float(np.sum(self.gxx * sigma)), float(np.sum(self.gyy * sigma)),
+                float(np.sum(self.gxy * sigma)))
+
+    def moments(self, fb: FeedbackModel) -> np.ndarray:
+        """[||b||^2, V_BP, V_SG, C] at n = 1."""
+        return np.array([self.bias_sq(fb.rho), *self.variances(fb)])
+
+    def rho_quadratic(self, fb: FeedbackModel) -> np.ndarray:
+        """(4, 3) coefficients c with moments(fb at rho) = c[:, 0] + c[:, 1] rho + c[:, 2] rho^2.
+
+        The bias is b0 + rho b1; Sigma_r is a polynomial of degree <= 2 in fbar (checked on the
+        derived covariance), so the variances are quadratic in rho and three evaluations fix them.
+        """
+        _check_quadratic(fb.case, fb.shared)
+        out = np.empty((4, 3))
+        out[0] = self.bias_coef
+        if self.inst.leak_coord is None:
+            out[1:, 0] = self.variances(replace(fb, rho=0.0))
+            out[1:, 1:] = 0.0
+            return out
+        v0, vp, vm = (np.array(self.variances(replace(fb, rho=r))) for r in (0.0, 1.0, -1.0))
+        out[1:, 0] = v0
+        out[1:, 1] = 0.5 * (vp - vm)
+        out[1:, 2] = 0.5 * (vp + vm) - v0
+        return out
+
+    def evaluate(self, fb: FeedbackModel, n: int) -> ExactMSE:
+        """Exact MSEs under feedback model `fb` with n samples per state."""
+        check_int("n", n, 1)
+        bias_sq, var_bp, var_sg, cov = self.moments(fb)
+        values = assemble(bias_sq, var_bp / n, var_sg / n, cov / n)
+        return ExactMSE(**{key: float(values[key]) for key in EXACT_FIELDS})
+
+
+EXACT_FIELDS = ("mse_bp", "mse_sg", "bias_sq", "var_sg", "cov", "lambda_star", "mse_mix")
+
+
+def assemble(bias_sq, var_bp, var_sg, cov) -> dict:
+    """Every exact quantity from ||b||^2 and the variances at the given n; elementwise on arrays."""
+    lam = optimal_lambda(bias_sq, var_bp, var_sg, cov)
+    return {"mse_bp": var_bp, "mse_sg": bias_sq + var_sg, "bias_sq": bias_sq, "var_sg": var_sg, "cov": cov,
+            "lambda_star": lam, "mse_mix": mixture_mse(lam, bias_sq, var_bp, var_sg, cov)}
+
+
+@lru_cache(maxsize=None)
+def _check_quadratic(case: str, shared: bool) -> None:
+    expr = feedback_covariance(case, True) if shared else feedback_variance(case)
+    if sp.Poly(expr, fbar1, fbar2).total_degree() > 2:
+        raise ValueError(f"case {case}: the feedback covariance is not quadratic in fbar; no rho expansion")
+
+
 def exact_mse(
     inst: ExpertInstance,
     fb: FeedbackModel,
@@ -114,48 +235,14 @@ def exact_mse(
     """Exact MSEs for `inst` under feedback model `fb` with n samples per state.
 
     private (R, m, d) defaults to the instance's contributions x_rj = w_r J_r^T e_j;
-    common (R, m, q), if given, adds parameters shared by all states.
+    common (R, m, q), if given, adds parameters shared by all states. For many (fb, n) on one
+    instance, build an ExactEvaluator once.
     """
     check_int("n", n, 1)
-    x = inst.contributions() if private is None else private
-    fbar = inst.clean_feedback(fb.rho)
-    cells = inst.cells()
-    C = inst.cell_size
-    n_keys = 2**inst.k
-    sigma = fb.sample_covariance(fbar, inst.alpha) / n
-    m = inst.m
-    pairs = [(j, jj) for j in range(m) for jj in range(j, m)] if fb.shared else [(j, j) for j in range(m)]
-
-    bias_coef = cell_average(fbar, cells, n_keys) - fbar  # (R, m)
-    gxx = np.einsum("rjd,rkd->rjk", x, x)
-    gyy = _private_sg_gram(x, cells, C, pairs)
-    gxy = gxx / C  # r lies in every one of its own cells
-    bias_sq = float(np.sum(np.einsum("rj,rjd->rd", bias_coef, x) ** 2))
-    if common is not None:
-        y_common = cell_average(common, cells, n_keys)  # (1/C) sum over the cell = cell mean
-        gxx = gxx + np.einsum("rjq,rkq->rjk", common, common)
-        gyy = gyy + np.einsum("rjq,rkq->rjk", y_common, y_common)
-        gxy = gxy + np.einsum("rjq,rkq->rjk", common, y_common)
-        bias_sq += float(np.sum(np.einsum("rj,rjq->q", bias_coef, common) ** 2))
-
-    var_bp = float(np.sum(gxx * sigma))
-    var_sg = float(np.sum(gyy * sigma))
-    cov = float(np.sum(gxy * sigma))
-    lam = optimal_lambda(bias_sq, var_bp, var_sg, cov)
-    return ExactMSE(
-        mse_bp=var_bp,
-        mse_sg=bias_sq + var_sg,
-        bias_sq=bias_sq,
-        var_sg=var_sg,
-        cov=cov,
-        lambda_star=lam,
-        mse_mix=mixture_mse(lam, bias_sq, var_bp, var_sg, cov),
-    )
+    return ExactEvaluator(inst, fb.shared, private, common).evaluate(fb, n)
 
 
 def crossover_n(inst: ExpertInstance, fb: FeedbackModel, **kw) -> float:
     """T6's n* = (V_BP - V_SG) / ||b||^2 with the variances at n = 1 (inf without bias)."""
-    one = exact_mse(inst, fb, 1, **kw)
-    if one.bias_sq == 0.0:
-        return float("inf")
-    return (one.var_bp - one.var_sg) / one.bias_sq
+    bias_sq, var_bp, var_sg, _ = ExactEvaluator(inst, fb.shared, **kw).moments(fb)
+    return crossover(bias_sq, var_bp, var_sg)

@@ -85,10 +85,14 @@ class ExpertInstance:
         u = self.codes[:, self.coords]  # (R, m, k)
         fbar = np.einsum("rjk,jk->rj", u, self.a - self.beta) + (self.b - self.gamma)
         if rho != 0.0:
-            if self.leak_coord is None:
-                raise ValueError("leak: needs k < d (a coordinate outside S_j); this instance has k == d")
-            fbar = fbar + rho * self.leak_c * self.codes[:, self.leak_coord]
+            fbar = fbar + rho * self.leak_feedback()
         return fbar
+
+    def leak_feedback(self) -> np.ndarray:
+        """The leak's direction c_j u[l_j] (R, m): clean_feedback(rho) = clean_feedback(0) + rho * this."""
+        if self.leak_coord is None:
+            raise ValueError("leak: needs k < d (a coordinate outside S_j); this instance has k == d")
+        return self.leak_c * self.codes[:, self.leak_coord]
 
     def save(self, path: str | Path) -> None:
         arrays = {key: getattr(self, key) for key in NPZ_KEYS}

@@ -15,6 +15,7 @@ import figures
 from montecarlo import claims, studies
 from montecarlo.checks import monte_carlo_checks
 from montecarlo.sweep import expert_configs, run_sweep, write_csv
+from sgbp import map_cmd
 from sgbp.progress import Progress
 from sgbp.report import failed, load_checks, save_checks, tally, write_report
 from theory.checks import CheckResult, outcome
@@ -97,6 +98,7 @@ def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, gr
     checks += symbolic_checks()
     checks += claims.sweep_matches_exact(rows)
     checks += monte_carlo_checks(scale=trials["checks"], seed=seed)
+    checks += map_cmd.reproduce_maps(out, trials["checks"], seed)
     checks += summary_claims(checks)
     save_checks(checks, out / "checks.json")
     timings["checks"] = time.perf_counter() - start

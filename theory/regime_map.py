@@ -19,13 +19,15 @@ import numpy as np
 from theory.exact import ExactEvaluator, assemble, crossover, ratio
 from theory.feedback import FeedbackModel
 from theory.instance import make_expert_instance
-from theory.params import MAX_D, check_case, check_instance_shape, check_int
+from theory.params import check_case, check_instance_shape, check_int
 
 AXES = ("n", "leak", "noise", "d")
 NOISE_NAME = {"noisy": "sigma", "activation": "p", "partial": "tau"}
 SCALES = ("log", "lin")
 MAX_COUNT = 1000  # values on one axis
 MAX_POINTS = 250_000  # grid points in all (500 x 500)
+MAX_MAP_D = 16  # a d axis builds one instance per d: 2^d Jacobians of d x d, 134 MB and 0.4 s at d = 16
+MAX_MC_POINTS = 10
 DEFAULT_COUNT = 60
 FIELDS = ("mse_bp", "mse_sg", "bias_sq", "var_sg", "cov", "lambda_star", "mse_mix", "ratio", "n_star")
 
@@ -87,7 +89,7 @@ def parse_axis(name: str, text: str, scale: str, case: str, k: int, label: str) 
     """`lo:hi[:count]` for axis `name`; label names the option in errors (e.g. x-range).
 
     count defaults to 60 (for d: one value per integer). Refuses count < 2 or > MAX_COUNT,
-    lo >= hi, a log scale with lo <= 0, n < 1, d outside [k, MAX_D], p outside (0, 1],
+    lo >= hi, a log scale with lo <= 0, n < 1, d outside [k, MAX_MAP_D], p outside (0, 1],
     sigma or tau < 0.
     """
     if scale not in SCALES:
@@ -116,8 +118,8 @@ def parse_axis(name: str, text: str, scale: str, case: str, k: int, label: str) 
         raise ValueError(f"{label}: {name} takes integers, got {text!r}")
     if name == "n" and lo < 1:
         raise ValueError(f"{label}: n must be >= 1, got lo = {parts[0]}")
-    if name == "d" and (lo < k or hi > MAX_D):
-        raise ValueError(f"{label}: d must be between k = {k} and {MAX_D}, got {text!r}")
+    if name == "d" and (lo < k or hi > MAX_MAP_D):
+        raise ValueError(f"{label}: d must be between k = {k} and {MAX_MAP_D} (one instance per d), got {text!r}")
     if name == "noise":
         noise = NOISE_NAME[case]
         if noise == "p" and (lo <= 0.0 or hi > 1.0):
@@ -223,7 +225,7 @@ def n_star_curve(spec: MapSpec, grid: dict) -> dict | None:
 
 def pick_points(ny: int, nx: int, count: int) -> list[tuple[int, int]]:
     """count grid points (row, column) spread along the diagonal, at fractions (i + 1/2) / count."""
-    check_int("mc-points", count, 0, 10)
+    check_int("mc-points", count, 0, MAX_MC_POINTS)
     picks = []
     for i in range(count):
         f = (i + 0.5) / count

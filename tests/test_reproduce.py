@@ -48,6 +48,9 @@ def test_report_has_every_claim_and_result(run):
     ids = {c.id for c in checks}
     assert {f"C{i}" for i in range(1, 10)} <= ids
     assert {f"T{i}" for i in range(1, 10)} <= ids
+    maps = {c.id: c for c in checks if c.id.endswith("-map")}
+    assert set(maps) == {"T6-map", "T7-map"} and all(c.passed for c in maps.values())
+    assert "| T6-map |" in text and "map_n_leak.png" in text and "map_noise_leak.png" in text
     for cid in ("C3", "C8", "C9"):
         assert f"| {cid} |" in text
     assert text.count("**not yet reproduced**") == 3

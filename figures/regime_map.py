@@ -73,6 +73,21 @@ def _boundary(ax, data: dict, xs, ys, log_ratio) -> Line2D:
     return Line2D([], [], color="black", lw=2.0, label=f"BP = SG (grid contour; T6: $n^* = {n}$)")
 
 
+def _label_spots(contours) -> list[tuple[float, float]]:
+    """One label per lambda* contour, on its longest piece, staggered along it (level i at the
+    fraction 0.25 + 0.5 i / (L - 1) of its vertices) so that labels of neighbouring levels part."""
+    spots = []
+    levels = contours.allsegs
+    for i, segs in enumerate(levels):
+        if not segs:
+            continue
+        longest = max(segs, key=len)
+        f = 0.25 + 0.5 * i / max(len(levels) - 1, 1)
+        x, y = longest[min(len(longest) - 1, int(f * len(longest)))]
+        spots.append((float(x), float(y)))
+    return spots
+
+
 def _mc_handles(ax, data: dict) -> list:
     handles = []
     xsym, ysym = SYMBOLS[data["x"]["symbol"]], SYMBOLS[data["y"]["symbol"]]
@@ -106,7 +121,8 @@ def draw_map(data: dict, outdir: Path) -> list[Path]:
     levels = [v for v in LAMBDA_LEVELS if np.nanmin(lam) < v < np.nanmax(lam)]
     if levels:
         cs = left.contour(xs, ys, lam, levels=levels, colors="0.2", linewidths=0.9, linestyles="--", zorder=3)
-        left.clabel(cs, fmt=lambda v: rf"$\lambda^*$={v:g}", fontsize=8, inline_spacing=2)
+        left.clabel(cs, fmt=lambda v: rf"$\lambda^*$={v:g}", fontsize=8, inline_spacing=2,
+                    manual=_label_spots(cs))
     handles = [_boundary(left, data, xs, ys, log_ratio),
                Line2D([], [], color="0.2", lw=0.9, ls="--", label=r"T7: contours of $\lambda^*$ (1 = BP)")]
     handles += _mc_handles(left, data)

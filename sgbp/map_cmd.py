@@ -16,17 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
+from figures.regime_map import draw_map
 from montecarlo.checks import Z_TOL
 from montecarlo.map_points import simulate_points
-from figures.regime_map import draw_map
 from runner.tasks import save_atomic
 from sgbp.args import add_expert_args, check_case_arg
 from theory.checks import CheckResult, outcome
 from theory.exact import crossover_n, exact_mse
 from theory.instance import make_expert_instance
 from theory.params import check_int
-from theory.regime_map import (MAX_MC_POINTS, NOISE_NAME, MapSpec, axis_name, compute_map, default_axis, n_star_curve, parse_axis,
-                               pick_points, point_params)
+from theory.regime_map import (MAX_MC_POINTS, NOISE_NAME, MapSpec, axis_name, compute_map, default_axis,
+                               n_star_curve, parse_axis, pick_points, point_params)
 
 GRID_FIELDS = ("log2_ratio", "lambda_star", "gain", "mse_bp", "mse_sg", "mse_mix", "bias_sq", "n_star")
 CSV_FIELDS = ("mse_bp", "mse_sg", "ratio") + GRID_FIELDS[:3] + GRID_FIELDS[5:]
@@ -69,15 +69,17 @@ def spec_from_args(args) -> MapSpec:
                    sigma=args.sigma, p=args.p, tau=args.tau, rho=args.leak, shared=args.shared_latent)
 
 
-def build_map(spec: MapSpec, name: str, mc_points: int, mc_trials: int, seed: int) -> tuple[dict, dict]:
-    """Compute the exact grid, simulate mc_points of it; return the grid and the record that is saved."""
+def build_map(spec: MapSpec, name: str, mc_points: int, mc_trials: int, seed: int) -> tuple[dict, dict, dict]:
+    """Compute the exact grid and simulate mc_points of it: the grid, the record that is saved (the
+    same for the same seed) and the seconds each part took."""
     start = time.perf_counter()
     grid = compute_map(spec)
-    exact_s = time.perf_counter() - start
+    seconds = {"exact": time.perf_counter() - start}
     points = pick_points(len(grid["ys"]), len(grid["xs"]), mc_points)
     start = time.perf_counter()
     mc = simulate_points(spec, grid, points, mc_trials, seed) if points else []
-    return grid, map_record(spec, grid, name, mc, {"exact": exact_s, "monte_carlo": time.perf_counter() - start})
+    seconds["monte_carlo"] = time.perf_counter() - start
+    return grid, map_record(spec, grid, name, mc), seconds
 
 
 def _json(value):
@@ -100,7 +102,7 @@ def derived_fields(grid: dict) -> dict:
                 "gain": np.where(best > 0.0, 1.0 - grid["mse_mix"] / np.where(best > 0.0, best, 1.0), np.nan)}
 
 
-def map_record(spec: MapSpec, grid: dict, name: str, mc: list[dict], seconds: dict) -> dict:
+def map_record(spec: MapSpec, grid: dict, name: str, mc: list[dict]) -> dict:
     fields = {key: grid[key] for key in GRID_FIELDS if key in grid} | derived_fields(grid)
 
     def axis(a, values):
@@ -112,7 +114,7 @@ def map_record(spec: MapSpec, grid: dict, name: str, mc: list[dict], seconds: di
         "name": name, "config": spec.config(), "noise_name": NOISE_NAME[spec.case],
         "x": axis(spec.x, grid["xs"]), "y": axis(spec.y, grid["ys"]),
         **{key: fields[key] for key in GRID_FIELDS},
-        "boundary": curve, "mc": mc, "seconds": seconds,
+        "boundary": curve, "mc": mc,
     })
 
 
@@ -152,14 +154,14 @@ def run_map(args) -> int:
     if not name.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"name must hold letters, digits, - and _ only, got {name!r}")
     out = Path(args.out)
-    _, record = build_map(spec, name, args.mc_points, args.mc_trials, args.seed)
+    _, record, seconds = build_map(spec, name, args.mc_points, args.mc_trials, args.seed)
     paths = save_map(record, out) + draw_map(record, out)
     if args.json:
-        print(json.dumps({"files": [str(p) for p in paths], "seconds": record["seconds"], "mc": record["mc"]}))
+        print(json.dumps({"files": [str(p) for p in paths], "seconds": seconds, "mc": record["mc"]}))
         return 0
     ny, nx = len(record["y"]["values"]), len(record["x"]["values"])
-    print(f"map {name}: {nx} x {ny} points, exact in {record['seconds']['exact']:.2f} s; "
-          f"{len(record['mc'])} points simulated in {record['seconds']['monte_carlo']:.1f} s")
+    print(f"map {name}: {nx} x {ny} points, exact in {seconds['exact']:.2f} s; "
+          f"{len(record['mc'])} points simulated in {seconds['monte_carlo']:.1f} s")
     for pt in record["mc"]:
         z_ratio = "n/a" if pt["z_ratio"] is None else f"{pt['z_ratio']:+.2f}"
         print(f"  MC n={pt['n']}, rho={pt['leak']:.4g}, {record['noise_name']}={pt['noise']:.4g}, d={pt['d']}: "
@@ -190,7 +192,7 @@ def reproduce_maps(out: Path, scale: float, seed: int) -> list[CheckResult]:
         axes = [parse_axis(a, text, scale_, REPRODUCE_CASE, MAP_K, f"{label}-range")
                 for label, (a, text, scale_) in (("x", cfg["x"]), ("y", cfg["y"]))]
         spec = MapSpec(case=REPRODUCE_CASE, x=axes[0], y=axes[1], d=MAP_D, k=MAP_K, m=MAP_M, n=cfg["n"], seed=seed)
-        grid, record = build_map(spec, name, 3, trials, seed)
+        grid, record, _ = build_map(spec, name, 3, trials, seed)
         save_map(record, out)
         built[name] = (spec, grid, record)
     return [boundary_check(*built["map_n_leak"]), mixture_check(*built["map_noise_leak"])]

@@ -11,6 +11,9 @@ V_BP, V_SG and their covariance C follow from three Gram matrices per state.
 
 Contributions may have a private part (R, m, d), one parameter block per state as in the
 authors' construction, and a common part (R, m, q) on parameters that all states share.
+
+ExactEvaluator holds what depends on neither n, the leak nor the noise level (the Grams, the bias
+vectors); exact_mse builds one per call, the regime maps (theory.regime_map) one per instance.
 """
 
 from __future__ import annotations

@@ -1,0 +1,165 @@
+"""The runner on a real Dask cluster: two worker processes on this machine, on the loopback.
+
+The scheduler gives up on a task at the first death of its worker (allowed-failures 0), so a
+killed worker comes back to the client as KilledWorker and the runner's own retries are tested.
+Task functions live in tests/cluster_tasks.py: spawned workers get this process's sys.path.
+"""
+
+import faulthandler
+import json
+import logging
+import sys
+
+import dask
+import distributed
+import pytest
+
+from cluster_tasks import calls
+from montecarlo.sweep import expert_configs, run_sweep
+from runner import RunFailures, Task, add_runner_args, run_tasks, runner_options
+from runner import cluster as cluster_module
+from runner.tasks import result_path
+from sgbp import reproduce_cmd
+from sgbp.args import OneLineParser
+from sgbp.cli import main
+
+
+@pytest.fixture(autouse=True)
+def bounded():
+    """A hung cluster ends the test run with a traceback instead of hanging CI."""
+    faulthandler.dump_traceback_later(180, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                      dashboard_address=None, silence_logs=logging.CRITICAL) as cluster:
+            yield cluster.scheduler_address
+
+
+def tasks(log, seeds=range(6)):
+    return [Task(f"s{s}", "cluster_tasks:draw", {"seed": s, "log": str(log)}) for s in seeds]
+
+
+def die(key, log, seed, deaths, after):
+    config = {"seed": seed, "log": str(log), "tag": key, "deaths": deaths, "after": [str(p) for p in after]}
+    return Task(key, "cluster_tasks:die", config)
+
+
+def test_same_results_and_files_as_a_local_run(tmp_path, scheduler):
+    (tmp_path / "log").mkdir()
+    local = run_tasks(tasks(tmp_path / "log"), tmp_path / "local")
+    remote = run_tasks(tasks(tmp_path / "log"), tmp_path / "remote", scheduler=scheduler)
+    assert remote == local
+    assert [r["seed"] for r in remote] == list(range(6))  # task order, not completion order
+    for s in range(6):
+        assert (result_path(tmp_path / "remote", f"s{s}").read_text()
+                == result_path(tmp_path / "local", f"s{s}").read_text())
+        assert calls(tmp_path / "log", s) == 2  # once locally, once on the cluster
+
+
+def test_an_interrupted_client_resumes_without_redoing_saved_tasks(tmp_path, scheduler):
+    log, out = tmp_path / "log", tmp_path / "out"
+    log.mkdir()
+
+    def interrupt_after_two(done, total):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_tasks(tasks(log), out, scheduler=scheduler, progress=interrupt_after_two)
+    saved = sorted(p.stem for p in out.glob("s*.json"))
+    assert len(saved) == 2
+    results = run_tasks(tasks(log), out, scheduler=scheduler)
+    assert results == run_tasks(tasks(log), tmp_path / "local")
+    for key in saved:
+        assert calls(log, key[1:]) == 2  # the interrupted sweep's run and the local run, not the rerun
+
+
+def test_a_killed_worker_loses_no_saved_result_and_the_sweep_completes(tmp_path, scheduler):
+    log, out = tmp_path / "log", tmp_path / "out"
+    log.mkdir()
+    draws = tasks(log, range(4))
+    # "once" kills its worker after s0 and s1 are saved, then succeeds on its retry; "always"
+    # kills its worker on every try, after every other result is saved
+    once = die("once", log, 5, 1, [result_path(out, "s0"), result_path(out, "s1")])
+    always = die("always", log, 6, -1, [result_path(out, t.key) for t in draws + [once]])
+    with pytest.raises(RunFailures) as info:
+        run_tasks(draws + [once, always], out, scheduler=scheduler, retries=1)
+    [(task, error)] = info.value.failures
+    assert task.key == "always" and "KilledWorker" in error
+    assert '"deaths": -1' in str(info.value)  # reported with its configuration
+    assert calls(log, "always") == 2  # one try and one retry, then given up
+    assert calls(log, "once") == 2
+    assert calls(log, 0) == calls(log, 1) == 1  # saved before the first kill: never run again
+    assert json.loads(result_path(out, "once").read_text())["result"] == 35
+    assert not result_path(out, "always").exists()
+    local = run_tasks(tasks(log, range(4)), tmp_path / "local")
+    assert [json.loads(result_path(out, f"s{s}").read_text())["result"] for s in range(4)] == local
+
+
+def test_a_failing_task_is_retried_then_reported_while_the_rest_completes(tmp_path, scheduler):
+    log, out = tmp_path / "log", tmp_path / "out"
+    log.mkdir()
+    bad = Task("bad", "cluster_tasks:fail", {"seed": 9, "log": str(log)})
+    with pytest.raises(RunFailures) as info:
+        run_tasks(tasks(log, range(3)) + [bad], out, scheduler=scheduler, retries=2)
+    assert [t.key for t, _ in info.value.failures] == ["bad"]
+    assert "seed 9 cannot be run" in str(info.value) and '"seed": 9' in str(info.value)
+    assert calls(log, "fail") == 3
+    assert sorted(p.stem for p in out.glob("*.json")) == ["s0", "s1", "s2"]
+
+
+def test_explore_sweep_on_the_cluster_writes_the_rows_of_a_local_run(tmp_path, scheduler, capsys):
+    grid = ["explore", "expert", "--case", "all", "--d", "4", "--k", "2", "--m", "3", "--n", "1,2",
+            "--trials", "200", "--seed", "2"]
+    assert main(grid + ["--out", str(tmp_path / "local.csv")]) == 0
+    assert main(grid + ["--out", str(tmp_path / "remote.csv"), "--scheduler", scheduler]) == 0
+    assert (tmp_path / "remote.csv").read_text() == (tmp_path / "local.csv").read_text()
+    assert len(list((tmp_path / "remote.csv.tasks").glob("*.json"))) == 6
+    saved = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "remote.csv.tasks").iterdir()}
+    capsys.readouterr()
+    # a rerun takes every row from the saved results: the same table, no file rewritten
+    assert main(grid + ["--scheduler", scheduler, "--out", str(tmp_path / "remote.csv")]) == 0
+    assert main(grid) == 0
+    again, local = capsys.readouterr().out.split("expert model")[1:]
+    assert again == local
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "remote.csv.tasks").iterdir()} == saved
+
+
+def test_reproduce_e1_sweep_on_the_cluster(tmp_path, scheduler):
+    configs = expert_configs(("noisy", "partial"), [4], [2, 3], [1, 3], m=3, seed=1)
+    rows = reproduce_cmd.e1_rows(configs, 100, 1, tmp_path, {"workers": 1, "scheduler": scheduler})
+    assert rows == run_sweep(configs, 100, 1)
+    assert len(list((tmp_path / "tasks" / "e1").glob("*.json"))) == len(configs)
+
+
+def test_scheduler_option_and_environment_variable(monkeypatch):
+    monkeypatch.setenv("SGBP_SCHEDULER", "tcp://10.0.0.1:8786")
+    parser = OneLineParser()
+    add_runner_args(parser)
+    assert runner_options(parser.parse_args([])) == {"workers": 1, "scheduler": "tcp://10.0.0.1:8786"}
+    assert runner_options(parser.parse_args(["--scheduler", "tcp://h:1"]))["scheduler"] == "tcp://h:1"
+    assert runner_options(parser.parse_args(["--scheduler", ""]))["scheduler"] is None
+    monkeypatch.delenv("SGBP_SCHEDULER")
+    parser = OneLineParser()
+    add_runner_args(parser)
+    assert runner_options(parser.parse_args([]))["scheduler"] is None
+
+
+def test_bad_scheduler_use_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    with pytest.raises(ValueError, match="workers: local processes only"):
+        run_tasks([], tmp_path, workers=2, scheduler="tcp://127.0.0.1:1")
+    monkeypatch.setattr(cluster_module, "CONNECT_TIMEOUT", 1)
+    assert main(["explore", "expert", "--d", "3,4", "--trials", "10", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sgbp: error: scheduler: cannot connect to 'tcp://127.0.0.1:1'") and err.count("\n") == 1
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the cluster extra were not installed
+    with pytest.raises(ValueError, match=r"pip install 'sgbp\[cluster\]'"):
+        run_tasks([], tmp_path, scheduler="tcp://127.0.0.1:1")
+    assert main(["explore", "expert", "--d", "3,4", "--trials", "10", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err
+    assert "needs the optional dependency distributed" in err and err.count("\n") == 1

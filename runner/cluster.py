@@ -25,8 +25,13 @@ def connect(address: str) -> distributed.Client:
     try:
         return distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as err:
-        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"scheduler: cannot connect to {address!r} within {CONNECT_TIMEOUT} s ({detail})") from None
+        raise ValueError(f"scheduler: cannot connect to {address!r} within {CONNECT_TIMEOUT} s "
+                         f"({type(err).__name__}: {first_line(err)})") from None
+
+
+def first_line(err: Exception) -> str:
+    """Dask's errors span lines; a failure is reported on one."""
+    return (str(err).strip().splitlines() or [""])[0]
 
 
 def call_on_worker(fn: str, config: dict):
@@ -64,7 +69,7 @@ def run_on_cluster(pending: list[Task], address: str, retries: int, finish) -> l
                 if attempts[task.key] <= retries:
                     queue.add(submit(task))
                 else:
-                    failures.append((task, f"{type(err).__name__}: {err}"))
+                    failures.append((task, f"{type(err).__name__}: {first_line(err)}"))
             finally:
                 future.release()
     return failures

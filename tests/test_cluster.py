@@ -82,23 +82,27 @@ def test_an_interrupted_client_resumes_without_redoing_saved_tasks(tmp_path, sch
 def test_a_killed_worker_loses_no_saved_result_and_the_sweep_completes(tmp_path, scheduler):
     log, out = tmp_path / "log", tmp_path / "out"
     log.mkdir()
-    draws = tasks(log, range(4))
-    # "once" kills its worker after s0 and s1 are saved, then succeeds on its retry; "always"
-    # kills its worker on every try, after every other result is saved
+    # kills its worker once s0 and s1 are saved, then succeeds on its retry; a draw queued on the
+    # same worker dies with it and is retried too
     once = die("once", log, 5, 1, [result_path(out, "s0"), result_path(out, "s1")])
-    always = die("always", log, 6, -1, [result_path(out, t.key) for t in draws + [once]])
+    results = run_tasks(tasks(log, range(4)) + [once], out, scheduler=scheduler, retries=1)
+    assert calls(log, "once") == 2
+    assert calls(log, 0) == calls(log, 1) == 1  # saved before the kill: never run again
+    assert results[-1] == 35 and json.loads(result_path(out, "once").read_text())["result"] == 35
+    assert results[:4] == run_tasks(tasks(log, range(4)), tmp_path / "local")
+
+
+def test_a_task_whose_worker_always_dies_is_reported_after_its_retries(tmp_path, scheduler):
+    log, out = tmp_path / "log", tmp_path / "out"
+    log.mkdir()
+    always = die("always", log, 6, -1, [])
     with pytest.raises(RunFailures) as info:
-        run_tasks(draws + [once, always], out, scheduler=scheduler, retries=1)
+        run_tasks([always], out, scheduler=scheduler, retries=1)
     [(task, error)] = info.value.failures
-    assert task.key == "always" and "KilledWorker" in error
+    assert task.key == "always" and error.startswith("KilledWorker")
     assert '"deaths": -1' in str(info.value)  # reported with its configuration
     assert calls(log, "always") == 2  # one try and one retry, then given up
-    assert calls(log, "once") == 2
-    assert calls(log, 0) == calls(log, 1) == 1  # saved before the first kill: never run again
-    assert json.loads(result_path(out, "once").read_text())["result"] == 35
     assert not result_path(out, "always").exists()
-    local = run_tasks(tasks(log, range(4)), tmp_path / "local")
-    assert [json.loads(result_path(out, f"s{s}").read_text())["result"] for s in range(4)] == local
 
 
 def test_a_failing_task_is_retried_then_reported_while_the_rest_completes(tmp_path, scheduler):
@@ -116,17 +120,17 @@ def test_a_failing_task_is_retried_then_reported_while_the_rest_completes(tmp_pa
 def test_explore_sweep_on_the_cluster_writes_the_rows_of_a_local_run(tmp_path, scheduler, capsys):
     grid = ["explore", "expert", "--case", "all", "--d", "4", "--k", "2", "--m", "3", "--n", "1,2",
             "--trials", "200", "--seed", "2"]
+    remote = ["--scheduler", scheduler, "--out", str(tmp_path / "remote.csv")]
     assert main(grid + ["--out", str(tmp_path / "local.csv")]) == 0
-    assert main(grid + ["--out", str(tmp_path / "remote.csv"), "--scheduler", scheduler]) == 0
+    local_table = capsys.readouterr().out
+    assert main(grid + remote) == 0
+    assert capsys.readouterr().out == local_table
     assert (tmp_path / "remote.csv").read_text() == (tmp_path / "local.csv").read_text()
-    assert len(list((tmp_path / "remote.csv.tasks").glob("*.json"))) == 6
     saved = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "remote.csv.tasks").iterdir()}
-    capsys.readouterr()
-    # a rerun takes every row from the saved results: the same table, no file rewritten
-    assert main(grid + ["--scheduler", scheduler, "--out", str(tmp_path / "remote.csv")]) == 0
-    assert main(grid) == 0
-    again, local = capsys.readouterr().out.split("expert model")[1:]
-    assert again == local
+    assert len(saved) == 6
+    # a rerun takes every row from the saved results: the same table, no result rewritten
+    assert main(grid + remote) == 0
+    assert capsys.readouterr().out == local_table
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "remote.csv.tasks").iterdir()} == saved
 
 

@@ -6,7 +6,8 @@ run_tasks, which saves it atomically in the same files as a local run. A task th
 worker dies, comes back as an error (a dead worker as KilledWorker, once the scheduler has given up
 on it after its own `distributed.scheduler.allowed-failures` reschedulings); the client then submits
 it again, at most `retries` more times. Closing the client (an interrupt, an error in this process)
-cancels what has not finished; what has finished is already saved, so the sweep resumes.
+cancels what has not finished; what has finished is already saved, so the sweep resumes. A lost
+scheduler (after the client's reconnection attempts) is a one-line ValueError, not a task failure.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ def run_on_cluster(pending: list[Task], address: str, retries: int, finish) -> l
             try:
                 finish(task, future.result())
             except Exception as err:  # the task's own error, or its worker died
+                if client.status != "running":  # the client gave up on the scheduler: nothing runs
+                    raise ValueError(f"scheduler: lost the connection to {address!r} ({first_line(err)}); "
+                                     "the results that arrived are saved: run again to resume") from None
                 attempts[task.key] += 1
                 if attempts[task.key] <= retries:
                     queue.add(submit(task))

@@ -8,7 +8,11 @@ Task functions live in tests/cluster_tasks.py: spawned workers get this process'
 import faulthandler
 import json
 import logging
+import os
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import dask
 import distributed
@@ -115,6 +119,52 @@ def test_a_failing_task_is_retried_then_reported_while_the_rest_completes(tmp_pa
     assert "seed 9 cannot be run" in str(info.value) and '"seed": 9' in str(info.value)
     assert calls(log, "fail") == 3
     assert sorted(p.stem for p in out.glob("*.json")) == ["s0", "s1", "s2"]
+
+
+def start(command, env, procs):
+    procs.append(subprocess.Popen([sys.executable, "-m", "dask", *command], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+def scheduler_address(info: Path, wait: float = 60) -> str:
+    """The address a starting `dask scheduler` writes to its scheduler file."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return json.loads(info.read_text())["address"]
+        except (OSError, ValueError, KeyError):  # not written yet, or half written
+            assert time.monotonic() < deadline, f"the scheduler did not start within {wait} s"
+            time.sleep(0.05)
+
+
+def test_a_lost_scheduler_is_a_one_line_error_and_the_saved_results_stay(tmp_path, monkeypatch):
+    """`dask scheduler` and `dask worker` as a user starts them; the scheduler is killed mid-sweep."""
+    log, out, info = tmp_path / "log", tmp_path / "out", tmp_path / "scheduler.json"
+    log.mkdir()
+    here = Path(__file__).resolve().parent
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(here.parent), str(here)])}
+    procs = []
+    try:
+        start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+               "--scheduler-file", str(info)], env, procs)
+        start(["worker", "--scheduler-file", str(info), "--nthreads", "1", "--host", "127.0.0.1",
+               "--death-timeout", "20"], env, procs)
+        address = scheduler_address(info)
+        monkeypatch.setattr(cluster_module, "CONNECT_TIMEOUT", 3)
+
+        def kill_scheduler_after_one(done, total):
+            if done == 1:
+                procs[0].kill()
+
+        stall = die("stall", log, 1, 0, [tmp_path / "never"])  # waits for a file nobody writes
+        with pytest.raises(ValueError, match="scheduler: lost the connection to .*run again to resume"):
+            run_tasks(tasks(log, [0]) + [stall], out, scheduler=address, progress=kill_scheduler_after_one)
+        assert json.loads(result_path(out, "s0").read_text())["result"]["seed"] == 0
+        assert not result_path(out, "stall").exists()
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 def test_explore_sweep_on_the_cluster_writes_the_rows_of_a_local_run(tmp_path, scheduler, capsys):

@@ -217,3 +217,14 @@ def test_bad_scheduler_use_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     assert main(["explore", "expert", "--d", "3,4", "--trials", "10", "--scheduler", "tcp://127.0.0.1:1"]) == 2
     err = capsys.readouterr().err
     assert "needs the optional dependency distributed" in err and err.count("\n") == 1
+
+
+def test_local_commands_do_not_import_dask():
+    """The base install has no Dask: the command line and a local sweep must not need it."""
+    code = ("import sys, tempfile; from sgbp.cli import main; from runner import Task, run_tasks; "
+            "assert run_tasks([Task('a', 'builtins:len', {'x': 1})], tempfile.mkdtemp()) == [1]; "
+            "assert 'distributed' not in sys.modules and 'dask' not in sys.modules, 'dask imported'")
+    here = Path(__file__).resolve().parent
+    env = os.environ | {"PYTHONPATH": str(here.parent)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -15,14 +15,20 @@ from __future__ import annotations
 import uuid
 
 import distributed
+from distributed.comm import get_address_host_port
 
 from runner.tasks import Task, call
 
-CONNECT_TIMEOUT = 30  # seconds to reach the scheduler
+CONNECT_TIMEOUT = 30  # seconds to reach the scheduler, and to reach it again after losing it
 
 
 def connect(address: str) -> distributed.Client:
     """A client of the scheduler at `address`; ValueError (one line) when it cannot be reached."""
+    try:  # checked first: a client that fails on a malformed address complains again at exit
+        get_address_host_port(address)
+    except ValueError as err:
+        raise ValueError(f"scheduler: needs an address such as tcp://HOST:8786, got {address!r} "
+                         f"({first_line(err)})") from None
     try:
         return distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as err:

@@ -207,6 +207,10 @@ def test_scheduler_option_and_environment_variable(monkeypatch):
 def test_bad_scheduler_use_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     with pytest.raises(ValueError, match="workers: local processes only"):
         run_tasks([], tmp_path, workers=2, scheduler="tcp://127.0.0.1:1")
+    for address in ("foo", "udp://127.0.0.1:1"):
+        assert main(["explore", "expert", "--d", "3,4", "--trials", "10", "--scheduler", address]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("sgbp: error: scheduler: needs an address such as") and err.count("\n") == 1
     monkeypatch.setattr(cluster_module, "CONNECT_TIMEOUT", 1)
     assert main(["explore", "expert", "--d", "3,4", "--trials", "10", "--scheduler", "tcp://127.0.0.1:1"]) == 2
     err = capsys.readouterr().err

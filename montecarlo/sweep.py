@@ -4,12 +4,15 @@ A configuration is (case, d, k, m, n, instance seed, sigma, p, tau, rho, shared 
 instance is make_expert_instance(d, k, m, seed), the one `sgbp theory expert --seed S` uses,
 built once per (d, k, m, seed). Its noise stream is SeedSequence([seed, d, k, n, case index])
 of the sweep's seed, so a row does not depend on which other rows the sweep holds or on their
-order.
+order, nor on which process or cluster worker computes it: run_sweep_tasks makes each
+configuration one runner task (config_row) whose row equals run_sweep's.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import numpy as np
 
 from montecarlo.expert import ExpertEngine
 from montecarlo.stats import z_score
+from runner import Task, run_tasks
 from theory.exact import exact_mse
 from theory.feedback import FeedbackModel
 from theory.instance import make_expert_instance
@@ -112,6 +116,34 @@ def run_sweep(configs: list[dict], trials: int, seed: int, progress=None) -> lis
             if progress is not None:
                 progress(done, len(configs))
     return rows
+
+
+def config_row(task: dict) -> dict:
+    """The row of one configuration from {"config", "trials", "seed"}: the runner task of a sweep."""
+    config = task["config"]
+    engine = ExpertEngine(make_expert_instance(config["d"], config["k"], config["m"], config["seed"]))
+    return run_config(engine, config, task["trials"], task["seed"])
+
+
+def sweep_tasks(configs: list[dict], trials: int, seed: int) -> list[Task]:
+    """One runner task per configuration. The key names the configuration and ends in a digest of
+    the whole task, so a sweep with other trials or parameters never takes these results for its own."""
+    tasks = []
+    for config in configs:
+        spec = {"config": config, "trials": trials, "seed": seed}
+        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+        key = f"{config['case']}-d{config['d']}-k{config['k']}-m{config['m']}-n{config['n']}-{digest}"
+        tasks.append(Task(key, "montecarlo.sweep:config_row", spec))
+    return tasks
+
+
+def run_sweep_tasks(configs: list[dict], trials: int, seed: int, out: str | Path, progress=None,
+                    **runner) -> list[dict]:
+    """run_sweep's rows, each configuration one runner task saved under the folder `out` as it
+    finishes (a rerun resumes); runner: run_tasks's workers, retries, scheduler."""
+    check_int("trials", trials, 1)
+    check_int("seed", seed, 0)
+    return run_tasks(sweep_tasks(configs, trials, seed), Path(out), progress=progress, **runner)
 
 
 def write_csv(rows: list[dict], path: str | Path) -> None:

@@ -4,6 +4,8 @@ A task is a function named by "module:function" and one JSON-able configuration,
 seeds live in the configuration, so a result never depends on which process ran it or in which
 order the tasks finished. Each result is written to `<out>/<key>.json` with its task (write to a
 temporary file, then rename), so an interrupted sweep resumes without redoing finished tasks.
+The tasks run in this process, on local worker processes, or on a Dask cluster (runner.cluster,
+imported only then) whose client saves the results in the same files.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from theory.params import check_int
 
 KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
+SCHEDULER_VAR = "SGBP_SCHEDULER"  # the scheduler address when --scheduler is not given
 # one BLAS thread per run: parallelism comes from processes
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -134,14 +137,18 @@ def _local(pending: list[Task], workers: int, retries: int, finish):
     return failures
 
 
-def run_tasks(tasks: list[Task], out: Path, workers: int = 1, retries: int = 1, progress=None) -> list:
+def run_tasks(tasks: list[Task], out: Path, workers: int = 1, retries: int = 1, progress=None,
+              scheduler: str | None = None) -> list:
     """Run every task not already saved under `out`; return the results in task order.
 
-    progress: callable (done, total). Raises RunFailures, after every other task has finished and
-    been saved, when some task still fails after `retries` more tries.
+    progress: callable (done, total). scheduler: address of a Dask scheduler ("tcp://host:8786"):
+    each task runs on its cluster instead of on `workers` local processes. Raises RunFailures,
+    after every other task has finished and been saved, when some task still fails after
+    `retries` more tries.
     """
     check_int("workers", workers, 1, 256)
     check_int("retries", retries, 0, 100)
+    run_on_cluster = _cluster_runner(scheduler, workers)
     keys = [t.key for t in tasks]
     if len(set(keys)) != len(keys):
         raise ValueError("task keys must be unique")
@@ -160,18 +167,45 @@ def run_tasks(tasks: list[Task], out: Path, workers: int = 1, retries: int = 1, 
         if progress:
             progress(done, len(tasks))
 
-    failures = _local(pending, workers, retries, finish)
+    if run_on_cluster is None:
+        failures = _local(pending, workers, retries, finish)
+    else:  # a finished sweep is read back without reaching the cluster
+        failures = run_on_cluster(pending, scheduler, retries, finish) if pending else []
     if failures:
         raise RunFailures(failures)
     return [results[k] for k in keys]
+
+
+def _cluster_runner(scheduler: str | None, workers: int):
+    """runner.cluster.run_on_cluster when a scheduler is given, else None; checks that Dask is there."""
+    if scheduler is None:
+        return None
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise ValueError(f"scheduler: needs an address such as tcp://HOST:8786, got {scheduler!r}")
+    if workers != 1:
+        raise ValueError(f"workers: local processes only, got {workers} with scheduler {scheduler}; "
+                         "the cluster's workers run the tasks (leave workers at 1, or pass --scheduler '' to run locally)")
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ValueError("scheduler: needs the optional dependency distributed "
+                         "(pip install 'sgbp[cluster]'), not installed here") from None
+    from runner.cluster import run_on_cluster
+
+    return run_on_cluster
 
 
 def add_runner_args(parser) -> None:
     """The options of every command that runs many independent runs; read back by runner_options."""
     parser.add_argument("--workers", type=int, default=1,
                         help="processes running runs in parallel, one BLAS thread each (default 1)")
+    default = os.environ.get(SCHEDULER_VAR) or None
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=default,
+                        help="run each run as one task on the Dask cluster of this scheduler, e.g. "
+                        f"tcp://HOST:8786 (default: ${SCHEDULER_VAR} if set, else local processes; "
+                        "'' runs locally); needs the cluster extra: pip install 'sgbp[cluster]'")
 
 
 def runner_options(args) -> dict:
     """Keyword arguments of run_tasks from the parsed options of add_runner_args."""
-    return {"workers": args.workers}
+    return {"workers": args.workers, "scheduler": args.scheduler or None}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from runner import RunFailures
 from sgbp import explore_cmd, map_cmd, reproduce_cmd, theory_cmd
 from sgbp.args import OneLineParser
 
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"sgbp: error: {err}", file=sys.stderr)
         return 2
+    except RunFailures as err:  # the other runs finished and are saved; a rerun retries these
+        print(f"sgbp: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

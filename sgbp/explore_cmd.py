@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
-from montecarlo.sweep import expert_configs, feedback_of, run_sweep, write_csv
+from montecarlo.sweep import expert_configs, feedback_of, run_sweep, run_sweep_tasks, write_csv
+from runner import add_runner_args, runner_options
 from sgbp.args import add_expert_args, check_case_arg
 from sgbp.progress import Progress
 from sgbp.theory_cmd import exact_row, json_number
@@ -24,11 +26,14 @@ def add_parser(subparsers) -> None:
         description="Simulate the estimators on the seeded instance of `sgbp theory expert`. --d, --k and "
         "--n take a value, a range A-B or a comma list, and --case takes 'all': every combination "
         "is one configuration; (d, k) pairs with k > d are skipped. With --json, one configuration "
-        "prints one object (exact and Monte Carlo values), several print a list of rows.",
+        "prints one object (exact and Monte Carlo values), several print a list of rows. With --workers "
+        "above 1 or --scheduler, each configuration is one task, saved as it finishes in the folder "
+        "CSV.tasks beside --out (a rerun resumes; without --out, a temporary folder); the rows are the same.",
     )
     add_expert_args(expert, sweep=True)
     expert.add_argument("--trials", type=int, default=2000, help="trials per configuration (default 2000)")
     expert.add_argument("--out", metavar="CSV", help="write one row per configuration to this CSV file")
+    add_runner_args(expert)
     expert.set_defaults(run=run_expert)
 
 
@@ -40,7 +45,14 @@ def run_expert(args) -> int:
     configs = expert_configs(cases, args.d, args.k, args.n, m=args.m, seed=args.seed, sigma=args.sigma,
                              p=args.p, tau=args.tau, rho=args.leak, shared=args.shared_latent)
     progress = Progress("explore expert") if len(configs) > 1 else None
-    rows = run_sweep(configs, args.trials, args.seed, progress=progress)
+    runner = runner_options(args)
+    if runner["workers"] == 1 and runner["scheduler"] is None:
+        rows = run_sweep(configs, args.trials, args.seed, progress=progress)
+    elif args.out:
+        rows = run_sweep_tasks(configs, args.trials, args.seed, tasks_folder(args.out), progress, **runner)
+    else:
+        with tempfile.TemporaryDirectory(prefix="sgbp-explore-") as folder:
+            rows = run_sweep_tasks(configs, args.trials, args.seed, folder, progress, **runner)
     if args.out:
         write_csv(rows, args.out)
     if len(rows) == 1 and args.json:
@@ -50,6 +62,11 @@ def run_expert(args) -> int:
     else:
         _print_table(rows)
     return 0
+
+
+def tasks_folder(out: str) -> Path:
+    """Where the per-configuration results of a sweep written to `out` are saved: CSV.tasks beside it."""
+    return Path(f"{out}.tasks")
 
 
 def _single_json(config: dict, row: dict) -> dict:

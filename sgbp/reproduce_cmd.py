@@ -14,7 +14,8 @@ from pathlib import Path
 import figures
 from montecarlo import claims, studies
 from montecarlo.checks import monte_carlo_checks
-from montecarlo.sweep import expert_configs, run_sweep, write_csv
+from montecarlo.sweep import expert_configs, run_sweep, run_sweep_tasks, write_csv
+from runner import add_runner_args, runner_options
 from sgbp import map_cmd
 from sgbp.progress import Progress
 from sgbp.report import failed, load_checks, save_checks, tally, write_report
@@ -42,6 +43,7 @@ def add_parser(subparsers) -> None:
     rep.add_argument("--out", default="results", metavar="DIR", help="where results and figures go (default results)")
     rep.add_argument("--report", default="paper_checks.md", metavar="PATH", help="the report to write (default paper_checks.md)")
     rep.add_argument("--seed", type=int, default=0, help="seed of every instance and of the noise (default 0)")
+    add_runner_args(rep)
     rep.set_defaults(run=run_reproduce)
     fig = subparsers.add_parser("figures", help="redraw figures from saved results")
     fig.add_argument("names", nargs="*", metavar="NAME", help=f"figures to draw (default all): {', '.join(figures.FIGURES)}")
@@ -56,7 +58,8 @@ def _say(text: str) -> None:
 def run_reproduce(args) -> int:
     check_int("seed", args.seed, 0)
     profile = "full" if args.full else "quick"
-    checks = reproduce(Path(args.out), Path(args.report), PROFILES[profile], args.seed, profile)
+    checks = reproduce(Path(args.out), Path(args.report), PROFILES[profile], args.seed, profile,
+                       runner=runner_options(args))
     counts = tally(checks)
     print(f"{len(checks)} checks: " + ", ".join(f"{n} {s}" for s, n in counts.items())
           + f"; report {args.report}, results {args.out}/")
@@ -67,11 +70,12 @@ def run_reproduce(args) -> int:
 
 
 def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, grid: dict = E1,
-              study_options: dict | None = None) -> list[CheckResult]:
+              study_options: dict | None = None, runner: dict | None = None) -> list[CheckResult]:
     """Run everything, save the results, then draw the figures and write the report from them.
 
     trials: {"sweep", "study", "checks"} as in PROFILES; grid: the E1 sweep's ds, ks, ns, m;
-    study_options: keyword arguments per study name (smaller grids for tests).
+    study_options: keyword arguments per study name (smaller grids for tests); runner: run_tasks's
+    options (workers, scheduler), with which the E1 configurations become tasks.
     """
     out.mkdir(parents=True, exist_ok=True)
     study_options = study_options or {}
@@ -81,7 +85,7 @@ def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, gr
     configs = expert_configs(cases=CASES, ds=grid["ds"], ks=grid["ks"], ns=grid["ns"], m=grid["m"], seed=seed,
                              sigma=0.5, p=0.5, tau=0.5, rho=0.0, shared=False)
     _say(f"E1 sweep: {len(configs)} configurations, {trials['sweep']} trials each")
-    rows = run_sweep(configs, trials["sweep"], seed, progress=Progress("E1 sweep"))
+    rows = e1_rows(configs, trials["sweep"], seed, out, runner or {})
     write_csv(rows, out / figures.SWEEP_FILE)
     timings["e1_sweep"] = time.perf_counter() - start
 
@@ -111,6 +115,15 @@ def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, gr
     write_report(load_checks(out / "checks.json"), report, profile=profile, seed=seed,
                  closed_forms=json.loads((out / "closed_forms.json").read_text()), figures_dir=out / "figures")
     return checks
+
+
+def e1_rows(configs: list[dict], trials: int, seed: int, out: Path, runner: dict) -> list[dict]:
+    """The E1 sweep in this process; with a scheduler or several workers, one task per configuration,
+    each saved under out/tasks/e1 as it finishes, so an interrupted run resumes there. Same rows."""
+    progress = Progress("E1 sweep")
+    if runner.get("scheduler") is None and runner.get("workers", 1) == 1:
+        return run_sweep(configs, trials, seed, progress=progress)
+    return run_sweep_tasks(configs, trials, seed, out / "tasks" / "e1", progress, **runner)
 
 
 def claim_checks(rows) -> list:

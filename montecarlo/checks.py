@@ -339,30 +339,38 @@ def check_t9(trials: int = 20000, seed: int = 0, Ks=(4, 8, 16), p: int = 2, q: i
 
 
 def check_shared_latent(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int = 5,
-                        n: int = 2, details: list | None = None) -> CheckResult:
+                        n: int = 2, q: int = 4, details: list | None = None) -> CheckResult:
+    """With parameters shared by all states as well, the covariance C pairs BP's contribution with
+    SG's cell average on them; E<e_BP, e_SG> = C (BP's error has mean zero) is compared too."""
     inst = make_expert_instance(d, k, m, seed)
-    engine = ExpertEngine(inst)
+    layouts = {"separate blocks": None, f"plus {q} shared parameters": common_contributions(inst, q, seed)}
     parts, ok = [], True
-    for ci, case in enumerate(CASES):
-        fb = FeedbackModel(case=case, shared=True)
-        exact = exact_mse(inst, fb, n)
-        mc = engine.simulate(fb, n, trials, derived_seed(seed, 10, ci), lam=1.0)
-        t_bp, z_bp = _agree("MSE_BP", mc.mse_bp, mc.se_bp, exact.mse_bp)
-        t_sg, z_sg = _agree("MSE_SG", mc.mse_sg, mc.se_sg, exact.mse_sg)
-        z_r = log_ratio_z(mc.ratio, mc.ratio_ci, exact.ratio)
-        outside = not (mc.ratio_ci[0] <= 2.0 ** (d - k) <= mc.ratio_ci[1])
-        ok &= max(abs(z_bp), abs(z_sg), abs(z_r)) < Z_TOL
-        _keep(details, case=case, z_bp=z_bp, z_sg=z_sg, z_ratio=z_r, exact_ratio=exact.ratio, ratio_ci=mc.ratio_ci)
-        parts.append(f"{case}: {t_bp}; {t_sg}; ratio exact {exact.ratio:.4g}, MC {mc.ratio:.4g} 95% "
-                     f"[{mc.ratio_ci[0]:.4g}, {mc.ratio_ci[1]:.4g}] (z = {z_r:+.2f}), "
-                     f"2^(d-k) = {2 ** (d - k)} {'outside' if outside else 'inside'} the interval")
+    for li, (label, common) in enumerate(layouts.items()):
+        engine = ExpertEngine(inst, common)
+        for ci, case in enumerate(CASES):
+            fb = FeedbackModel(case=case, shared=True)
+            exact = exact_mse(inst, fb, n, common=common)
+            noise = derived_seed(seed, 10, ci) if common is None else derived_seed(seed, 10, ci, li)
+            mc = engine.simulate(fb, n, trials, noise, lam=1.0)
+            t_bp, z_bp = _agree("MSE_BP", mc.mse_bp, mc.se_bp, exact.mse_bp)
+            t_sg, z_sg = _agree("MSE_SG", mc.mse_sg, mc.se_sg, exact.mse_sg)
+            t_c, z_c = _agree("C", *mc.contrast([0, 0, 1, 0, 0, 0]), exact.cov)
+            z_r = log_ratio_z(mc.ratio, mc.ratio_ci, exact.ratio)
+            outside = not (mc.ratio_ci[0] <= 2.0 ** (d - k) <= mc.ratio_ci[1])
+            ok &= max(abs(z_bp), abs(z_sg), abs(z_c), abs(z_r)) < Z_TOL
+            _keep(details, layout=label, case=case, z_bp=z_bp, z_sg=z_sg, z_cov=z_c, z_ratio=z_r,
+                  exact_ratio=exact.ratio, ratio_ci=mc.ratio_ci)
+            parts.append(f"{label}, {case}: {t_bp}; {t_sg}; {t_c}; ratio exact {exact.ratio:.4g}, MC "
+                         f"{mc.ratio:.4g} 95% [{mc.ratio_ci[0]:.4g}, {mc.ratio_ci[1]:.4g}] (z = {z_r:+.2f}), "
+                         f"2^(d-k) = {2 ** (d - k)} {'outside' if outside else 'inside'} the interval")
     return CheckResult(
         id="T2-shared",
-        statement="Correlated noise (one latent per state feeds every expert): the exact MSEs still hold; "
-                  "the ratio is no longer 2^(d-k)",
+        statement="Correlated noise (one latent per state feeds every expert): the exact MSEs and the "
+                  "covariance C still hold, also with parameters shared by all states; the ratio is no "
+                  "longer 2^(d-k)",
         method=METHOD,
-        numbers=f"d={d}, k={k}, m={m}, n={n}, {trials} trials; |z| < {Z_TOL:g} required for MSE_BP, MSE_SG "
-                f"and the log ratio. " + "; ".join(parts),
+        numbers=f"d={d}, k={k}, m={m}, n={n}, {trials} trials; |z| < {Z_TOL:g} required for MSE_BP, MSE_SG, "
+                f"C = E<e_BP, e_SG> and the log ratio. " + "; ".join(parts),
         status=outcome(ok),
     )
 

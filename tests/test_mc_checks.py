@@ -82,14 +82,26 @@ def test_t8_adaptive_lambda_approaches_lambda_star_with_a_leak():
     plain = [x for x in details if x["rho"] == 0]
     assert len(leaky) == 3 and len(plain) == 3
     for x in leaky:
-        gaps = [abs(lam_hat - lam_star) for _, lam_star, lam_hat, _ in x["points"]]
-        assert all(a > b for a, b in zip(gaps, gaps[1:]))
-        assert gaps[-1] < 0.05
+        # n gap tends to K: its remainder at n = 64 is a quarter of the one at n = 16 (1/n), up to noise
+        (n16, star16, hat16, se16), (n64, star64, hat64, se64) = x["points"][-2:]
+        rest16, rest64 = abs(n16 * (hat16 - star16) - x["rate"]), abs(n64 * (hat64 - star64) - x["rate"])
+        assert rest64 < 0.5 * rest16 + 3 * n64 * se64
+        assert x["rate"] < 0 and abs(hat64 - star64) < 0.05
     for x in plain:
         # Without a leak lambda* = 0; the plug-in sits above it (its b2 is clipped at 0 and lambda at
         # [0, 1]) and comes down as n grows.
         (_, star_1, hat_1, se_1), (_, _, hat_64, _) = x["points"][0], x["points"][-1]
         assert star_1 == 0.0 and hat_1 > 3 * se_1 and hat_64 < hat_1
+
+
+def test_t8_rate_of_a_plugin_stuck_at_bp_is_not_k_over_n():
+    """The rate constant tells the plug-in from lambda = 1 (plain BP), whose gap 1 - lambda* also
+    closes like 1/n: at seed 0 the two constants have opposite signs."""
+    inst = checks.make_expert_instance(5, 2, 5, 0)
+    for case in ("noisy", "activation", "partial"):
+        fb = checks.FeedbackModel(case=case, rho=1.0)
+        exact = checks.exact_mse(inst, fb, 64)
+        assert checks.plugin_rate(inst, fb) < 0 < 64 * (1.0 - exact.lambda_star)
 
 
 def test_t9_pooled_ratio_is_k_over_p():

@@ -250,6 +250,19 @@ def moments_by_propagation(bf, coef, n):
     return (np.sum(e_bp * e_bp) / n, np.sum(e_sg * e_sg) / n, np.sum(e_bp * e_sg) / n)
 
 
+def mixture_by_propagation(bf, coef, n, lam):
+    """E||lam e_BP + (1 - lam) e_SG||^2 formed from the mixed estimator itself: its bias plus its
+    response to each unit latent."""
+    R, m, L = coef.shape
+    fhat = np.zeros((R * L, R, m))
+    for r in range(R):
+        for l in range(L):
+            fhat[r * L + l, r] = coef[r, :, l]
+    fluct = lam * bf.bp(bf.fbar[None] + fhat) + (1 - lam) * bf.sg(bf.fbar[None] + fhat)
+    fluct -= lam * bf.grad + (1 - lam) * (bf.grad + bf.bias)
+    return (1 - lam) ** 2 * float(bf.bias @ bf.bias) + np.sum(fluct * fluct) / n
+
+
 @pytest.mark.parametrize("case,rho", [("noisy", 0.0), ("activation", 0.7), ("partial", 0.4)])
 def test_common_contributions_with_a_shared_latent(case, rho):
     """Parameters shared by all states plus one latent per state feeding every expert: the
@@ -372,8 +385,12 @@ def test_T6_crossover(case):
     fb = FeedbackModel(case=case, rho=0.15)
     one = exact_mse(inst, fb, 1)
     n_star = crossover_n(inst, fb)
-    np.testing.assert_allclose(n_star, (one.mse_bp - one.var_sg) / one.bias_sq, rtol=1e-12)
     assert n_star > 2
+    # at n* the two MSE curves, formed from the estimators themselves (n = 1 moments by
+    # propagation, scaled by 1/n), meet
+    bf = BruteForce(inst, 0.15)
+    var_bp, var_sg, _ = moments_by_propagation(bf, latent_coefficients(bf, case, False, 0.5, 0.5, 0.5), 1)
+    np.testing.assert_allclose(var_bp / n_star, float(bf.bias @ bf.bias) + var_sg / n_star, rtol=1e-10)
     for n in (1, 2, int(n_star), int(n_star) + 1, 3 * int(n_star)):
         exact = exact_mse(inst, fb, n)
         np.testing.assert_allclose(exact.mse_bp, one.mse_bp / n, rtol=1e-12)
@@ -384,13 +401,20 @@ def test_T6_crossover(case):
 
 @pytest.mark.parametrize("rho", [0.0, 0.3, 3.0])
 def test_T7_mixture_is_never_worse(rho):
+    """MSE(lambda*) against the mixture's MSE formed from the mixed estimator on a grid of lambda."""
     inst = make_expert_instance(4, 2, 3, seed=13)
     exact = exact_mse(inst, FeedbackModel(case="partial", rho=rho), 2)
+    bf = BruteForce(inst, rho)
+    coef = latent_coefficients(bf, "partial", False, 0.5, 0.5, 0.5)
     grid = np.linspace(0.0, 1.0, 201)
-    assert np.all(exact.mse_mix <= np.array([exact.mse_at(l) for l in grid]) * (1 + 1e-12))
-    assert exact.mse_mix <= min(exact.mse_bp, exact.mse_sg) * (1 + 1e-12)
-    np.testing.assert_allclose(exact.mse_at(0.0), exact.mse_sg, rtol=1e-12)
-    np.testing.assert_allclose(exact.mse_at(1.0), exact.mse_bp, rtol=1e-12)
+    curve = np.array([mixture_by_propagation(bf, coef, 2, l) for l in grid])
+    for l in (0.0, 0.3, 1.0):
+        np.testing.assert_allclose(exact.mse_at(l), mixture_by_propagation(bf, coef, 2, l), rtol=1e-10)
+    assert np.all(exact.mse_mix <= curve * (1 + 1e-10))
+    np.testing.assert_allclose(exact.mse_mix, mixture_by_propagation(bf, coef, 2, exact.lambda_star), rtol=1e-10)
+    assert abs(exact.lambda_star - grid[np.argmin(curve)]) <= grid[1]
+    np.testing.assert_allclose(curve[0], exact.mse_sg, rtol=1e-10)
+    np.testing.assert_allclose(curve[-1], exact.mse_bp, rtol=1e-10)
     if rho == 0.0:  # lambda* = 0 under B, up to rounding (V_SG and C are summed differently)
         assert exact.lambda_star < 1e-12
     else:

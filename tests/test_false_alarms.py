@@ -31,3 +31,15 @@ def test_bad_input_is_one_line_and_exit_2(capsys):
     assert err == ["false_alarms: error: seeds must be >= 1, got 0"]
     assert false_alarms.main(["--scale", "0"]) == 2
     assert "scale must be" in capsys.readouterr().err
+    assert false_alarms.main(["--only", "check_t99"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("false_alarms: error: only must be among check_t1,")
+
+
+def test_only_runs_the_named_checks(monkeypatch):
+    calls = []
+    monkeypatch.setattr(false_alarms, "CHECKS", (
+        lambda trials=100, seed=0: calls.append((trials, seed)) or CheckResult("T8", "s", "Monte Carlo", "n", PASS),))
+    false_alarms.CHECKS[0].__name__ = "check_t8"
+    summary = false_alarms.measure([4], 0.5, only=["check_t8"])
+    assert calls == [(50, 4)] and summary["all_passed"] == 1 and summary["checks"] == ["check_t8"]

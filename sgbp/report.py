@@ -37,7 +37,11 @@ so two kinds of rows are kept apart:
   simulating the estimators themselves (Monte Carlo).
 
 Monte Carlo rows give estimates with standard errors; z = (estimate - exact) / SE. Rows that
-cover many configurations use a Bonferroni threshold (family-wise level 1%).
+cover many configurations of the sweep use a Bonferroni threshold (family-wise level 1% a row;
+six such rows). The other Monte Carlo rows require |z| < 4 for each of their 85 agreements
+(6.3e-5 each, two-sided; below 0.6% together) and orderings to clear 3 SEs. The family-wise
+false-alarm level of the whole report is thus at most about 6.6% (Bonferroni over the rows);
+`python -m montecarlo.false_alarms` measures that of the Monte Carlo checks on fresh seeds.
 """
 
 

@@ -114,10 +114,15 @@ ENUMERATED = [  # (d, k, m, shared): R * m independent counts (R with a shared l
 @pytest.mark.parametrize("rho", [0.0, 0.7])
 def test_activation_by_enumeration(d, k, m, shared, n, rho):
     inst = make_expert_instance(d, k, m, seed=5 + d + 7 * k + m)
+    check_activation_by_enumeration(inst, n, rho, shared)
+
+
+def check_activation_by_enumeration(inst, n, rho, shared, common=None):
+    """Every exact moment against the errors of the estimators averaged over all outcomes."""
     p = 0.35
     fb = FeedbackModel(case="activation", p=p, rho=rho, shared=shared)
-    bf = BruteForce(inst, rho)
-    R = inst.R
+    bf = BruteForce(inst, rho, common=common)
+    R, m = inst.R, inst.m
     counts, prob = binomial_outcomes(n, p, R if shared else R * m)
     counts = np.repeat(counts[:, :, None], m, axis=2) if shared else counts.reshape(-1, R, m)
     fhat = bf.fbar[None] * counts / (n * p)  # mean of n samples of fbar b / p
@@ -133,7 +138,7 @@ def test_activation_by_enumeration(d, k, m, shared, n, rho):
     cov = E(np.sum(e_bp * fluct, axis=1))
     np.testing.assert_allclose(E(e_bp), 0.0, atol=1e-14)  # BP unbiased
     np.testing.assert_allclose(E(e_sg), bf.bias, atol=1e-14)
-    exact = exact_mse(inst, fb, n)
+    exact = exact_mse(inst, fb, n, common=common)
     np.testing.assert_allclose(exact.mse_bp, var_bp, rtol=1e-10)
     np.testing.assert_allclose(exact.mse_sg, E(np.sum(e_sg**2, axis=1)), rtol=1e-10)
     np.testing.assert_allclose(exact.bias_sq, bias_sq, rtol=1e-10, atol=1e-300)
@@ -213,6 +218,81 @@ def test_gaussian_cases_by_simulation(case, shared, rho, n, d, k, m):
     else:
         assert 0.0 < exact.lambda_star < 1.0
         assert abs(lam_hat(slice(None)) - exact.lambda_star) < Z * se
+
+
+# ---------------------------------------------------------------- shared parameters with a shared latent
+
+def latent_coefficients(bf, case, shared, sigma, p, tau):
+    """Per-state average fhat_j(r) = fbar_j(r) + coef[r, j, l] xi_rl, with xi_rl independent,
+    zero mean, variance 1/n: l runs over one latent per state (shared) or one per expert."""
+    R, m = bf.fbar.shape
+    if case == "noisy":
+        per = np.full((R, m), sigma)
+    elif case == "activation":  # fbar (b/p - 1): variance fbar^2 (1 - p) / p
+        per = bf.fbar * math.sqrt((1 - p) / p)
+    else:
+        per = np.broadcast_to(-tau * bf.inst.alpha, (R, m))
+    if shared:
+        return per[:, :, None]
+    return per[:, :, None] * np.eye(m)[None]
+
+
+def moments_by_propagation(bf, coef, n):
+    """V_BP, V_SG and C by pushing each unit latent through the estimators: both errors are
+    linear in the latents, so E<a, b> = sum_l <a(e_l), b(e_l)> / n over the unit latents."""
+    R, m, L = coef.shape
+    fhat = np.zeros((R * L, R, m))
+    for r in range(R):
+        for l in range(L):
+            fhat[r * L + l, r] = coef[r, :, l]
+    e_bp = bf.bp(bf.fbar[None] + fhat) - bf.grad
+    e_sg = bf.sg(bf.fbar[None] + fhat) - bf.grad - bf.bias
+    return (np.sum(e_bp * e_bp) / n, np.sum(e_sg * e_sg) / n, np.sum(e_bp * e_sg) / n)
+
+
+def mixture_by_propagation(bf, coef, n, lam):
+    """E||lam e_BP + (1 - lam) e_SG||^2 formed from the mixed estimator itself: its bias plus its
+    response to each unit latent."""
+    R, m, L = coef.shape
+    fhat = np.zeros((R * L, R, m))
+    for r in range(R):
+        for l in range(L):
+            fhat[r * L + l, r] = coef[r, :, l]
+    fluct = lam * bf.bp(bf.fbar[None] + fhat) + (1 - lam) * bf.sg(bf.fbar[None] + fhat)
+    fluct -= lam * bf.grad + (1 - lam) * (bf.grad + bf.bias)
+    return (1 - lam) ** 2 * float(bf.bias @ bf.bias) + np.sum(fluct * fluct) / n
+
+
+@pytest.mark.parametrize("case,rho", [("noisy", 0.0), ("activation", 0.7), ("partial", 0.4)])
+def test_common_contributions_with_a_shared_latent(case, rho):
+    """Parameters shared by all states plus one latent per state feeding every expert: the
+    covariance C pairs BP's contribution x with SG's cell average y on the shared parameters.
+    (The configuration of issue 7: d = 5, k = 2, m = 3, n = 2.)"""
+    inst = make_expert_instance(5, 2, 3, seed=21)
+    common = np.random.default_rng(21).normal(size=(inst.R, inst.m, 4)) / inst.R
+    bf = BruteForce(inst, rho, common=common)
+    n = 2
+    fb = FeedbackModel(case=case, rho=rho, shared=True, sigma=0.5, p=0.4, tau=0.6)
+    coef = latent_coefficients(bf, case, True, 0.5, 0.4, 0.6)
+    var_bp, var_sg, cov = moments_by_propagation(bf, coef, n)
+    exact = exact_mse(inst, fb, n, common=common)
+    np.testing.assert_allclose(exact.mse_bp, var_bp, rtol=1e-10)
+    np.testing.assert_allclose(exact.var_sg, var_sg, rtol=1e-10)
+    np.testing.assert_allclose(exact.cov, cov, rtol=1e-10)
+    bias_sq = float(bf.bias @ bf.bias)  # zero under B up to rounding
+    np.testing.assert_allclose(exact.bias_sq, bias_sq, rtol=1e-10, atol=1e-12 * var_sg)
+    lam, mse_mix = optimal_mix(bias_sq, var_bp, var_sg, cov)
+    np.testing.assert_allclose(exact.lambda_star, lam, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(exact.mse_mix, mse_mix, rtol=1e-10)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_common_contributions_with_a_shared_latent_by_enumeration(n):
+    """The same with the activation's outcomes enumerated (no noise model used): with a leak the
+    per-state variance fbar^2 (1 - p) / p differs inside each cell."""
+    inst = make_expert_instance(3, 1, 2, seed=22)
+    common = np.random.default_rng(22).normal(size=(inst.R, inst.m, 3)) / inst.R
+    check_activation_by_enumeration(inst, n, 0.7, True, common=common)
 
 
 # ---------------------------------------------------------------- T4, T3, T5, T6 on the evaluator
@@ -305,8 +385,12 @@ def test_T6_crossover(case):
     fb = FeedbackModel(case=case, rho=0.15)
     one = exact_mse(inst, fb, 1)
     n_star = crossover_n(inst, fb)
-    np.testing.assert_allclose(n_star, (one.mse_bp - one.var_sg) / one.bias_sq, rtol=1e-12)
     assert n_star > 2
+    # at n* the two MSE curves, formed from the estimators themselves (n = 1 moments by
+    # propagation, scaled by 1/n), meet
+    bf = BruteForce(inst, 0.15)
+    var_bp, var_sg, _ = moments_by_propagation(bf, latent_coefficients(bf, case, False, 0.5, 0.5, 0.5), 1)
+    np.testing.assert_allclose(var_bp / n_star, float(bf.bias @ bf.bias) + var_sg / n_star, rtol=1e-10)
     for n in (1, 2, int(n_star), int(n_star) + 1, 3 * int(n_star)):
         exact = exact_mse(inst, fb, n)
         np.testing.assert_allclose(exact.mse_bp, one.mse_bp / n, rtol=1e-12)
@@ -317,13 +401,20 @@ def test_T6_crossover(case):
 
 @pytest.mark.parametrize("rho", [0.0, 0.3, 3.0])
 def test_T7_mixture_is_never_worse(rho):
+    """MSE(lambda*) against the mixture's MSE formed from the mixed estimator on a grid of lambda."""
     inst = make_expert_instance(4, 2, 3, seed=13)
     exact = exact_mse(inst, FeedbackModel(case="partial", rho=rho), 2)
+    bf = BruteForce(inst, rho)
+    coef = latent_coefficients(bf, "partial", False, 0.5, 0.5, 0.5)
     grid = np.linspace(0.0, 1.0, 201)
-    assert np.all(exact.mse_mix <= np.array([exact.mse_at(l) for l in grid]) * (1 + 1e-12))
-    assert exact.mse_mix <= min(exact.mse_bp, exact.mse_sg) * (1 + 1e-12)
-    np.testing.assert_allclose(exact.mse_at(0.0), exact.mse_sg, rtol=1e-12)
-    np.testing.assert_allclose(exact.mse_at(1.0), exact.mse_bp, rtol=1e-12)
+    curve = np.array([mixture_by_propagation(bf, coef, 2, l) for l in grid])
+    for l in (0.0, 0.3, 1.0):
+        np.testing.assert_allclose(exact.mse_at(l), mixture_by_propagation(bf, coef, 2, l), rtol=1e-10)
+    assert np.all(exact.mse_mix <= curve * (1 + 1e-10))
+    np.testing.assert_allclose(exact.mse_mix, mixture_by_propagation(bf, coef, 2, exact.lambda_star), rtol=1e-10)
+    assert abs(exact.lambda_star - grid[np.argmin(curve)]) <= grid[1]
+    np.testing.assert_allclose(curve[0], exact.mse_sg, rtol=1e-10)
+    np.testing.assert_allclose(curve[-1], exact.mse_bp, rtol=1e-10)
     if rho == 0.0:  # lambda* = 0 under B, up to rounding (V_SG and C are summed differently)
         assert exact.lambda_star < 1e-12
     else:

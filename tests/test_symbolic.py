@@ -114,6 +114,38 @@ def test_T4_ratio_is_the_cell_size():
     assert estimators.t4_hypercube(3, 1) == 4
 
 
+# A false identity must fail within this many seconds (a wrong SG table used to keep
+# simplify busy for over 50 s on the d = 3 cube alone); it takes about a second.
+FAIL_FAST_S = 20.0
+
+
+def test_a_wrong_sg_table_fails_the_T4_ratio_fast(monkeypatch):
+    import time
+
+    from theory.symbolic import partition
+
+    def wrong_table(self, j, cell):  # divides the cell's sum by |C| + 1
+        return sp.Add(*[self.fhat(r, j) for r in cell]) / (len(cell) + 1)
+
+    monkeypatch.setattr(partition.PartitionModel, "table", wrong_table)
+    start = time.perf_counter()
+    assert estimators.t4_hypercube.__wrapped__(3, 1) is None
+    assert estimators.t4_concrete.__wrapped__(3) is None
+    assert time.perf_counter() - start < FAIL_FAST_S
+
+
+def test_false_identities_fail_fast():
+    import time
+
+    x, y, z = sp.symbols("x y z", positive=True)
+    big = sp.expand((x + y + z + 1) ** 6)
+    start = time.perf_counter()
+    assert not identical(big / (x + 2 * y), big / (x + y))  # rational, false
+    assert not identical(sp.sqrt(x * y) + sp.Max(x, z) * big, sp.sqrt(x) * sp.sqrt(y) + sp.Max(x, z) * (big + 1))
+    assert identical(sp.sqrt(x * y), sp.sqrt(x) * sp.sqrt(y))  # true, needs more than expanding
+    assert time.perf_counter() - start < FAIL_FAST_S
+
+
 def test_T6_crossover_closed_form():
     cross = bias.crossover()
     assert identical(cross["n_star"], (cross["V_BP"] - cross["V_SG"]) / cross["B"])

@@ -39,13 +39,49 @@ class Derivation:
 
 
 def identical(a, b) -> bool:
-    """Exact identity a == b: sp.simplify(a - b) == 0.
+    """Exact identity a == b, decided without open-ended simplification where possible.
 
-    Expanding settles polynomials and cancelling settles rational functions, both exactly and
-    faster than simplify, which is the last resort.
+    Polynomials are settled by expanding and rational functions by cancelling, both exactly:
+    a false identity of either kind fails at once. Anything else (roots, Max, sums) is first
+    evaluated at a few points, so that a false identity fails fast, and only then simplified.
     """
     diff = sp.expand(sp.sympify(a) - sp.sympify(b))
-    return diff == 0 or sp.cancel(diff) == 0 or sp.simplify(diff) == 0
+    if diff == 0:
+        return True
+    if diff.is_rational_function():
+        return sp.cancel(sp.together(diff)) == 0
+    if differs_at_a_point(diff):
+        return False
+    return sp.cancel(diff) == 0 or sp.simplify(diff) == 0
+
+
+def differs_at_a_point(expr, points: int = 3) -> bool:
+    """True when expr is clearly nonzero at some point: integer symbols get small positive
+    integers, the others positive rationals (every symbol of the derivations is real, most are
+    positive). Points where expr is not a finite number prove nothing."""
+    symbols = sorted(expr.free_symbols, key=str)
+    if not all(isinstance(s, sp.Symbol) for s in symbols):
+        return False
+    for k in range(points):
+        values = {s: sp.Integer(2 + (i + k) % 3) if s.is_integer else sp.Rational(3 + (7 * i + 5 * k) % 11, 5)
+                  for i, s in enumerate(symbols)}
+        value = expr.xreplace(values).evalf(30)
+        if value.is_number and value.is_finite and abs(complex(value)) > 1e-12:
+            return True
+    return False
+
+
+def constant_ratio(num, den):
+    """num / den when it is a constant c, shown as the polynomial identity num = c den with c read
+    off at one point; None when it is not (found by expanding, never by simplifying a ratio)."""
+    num, den = sp.expand(num), sp.expand(den)
+    point = {s: sp.Rational(3 + (7 * i) % 11, 5) for i, s in enumerate(sorted(den.free_symbols | num.free_symbols,
+                                                                               key=str))}
+    at = den.xreplace(point)
+    if at == 0:
+        return None
+    c = num.xreplace(point) / at
+    return c if identical(num, c * den) else None
 
 
 def all_identical(a: sp.Matrix, b: sp.Matrix) -> bool:

@@ -45,6 +45,7 @@ from theory.params import check_int, check_real
 LEVEL = 0.05
 ROUNDING = 1e-20  # V_BP_hat below this fraction of its noise-free scale is rounding, not noise
 K_BLOCK = 1 << 22  # entries of K computed at once
+USTAT_MIN_N = 4
 
 
 @dataclass(frozen=True)
@@ -173,30 +174,33 @@ def estimate(st: Structure, samples: np.ndarray, with_se: bool = True) -> dict:
     R = st.R
     fhat = samples.mean(axis=-1)  # (..., R, m)
     dev = samples - fhat[..., None]
-    sig = np.einsum("...rji,...rki->...rjk", dev, dev) / (n - 1)  # Sigma_hat_r, per sample
+    sig = np.matmul(dev, dev.swapaxes(-1, -2)) / (n - 1)  # Sigma_hat_r, per sample
     t_bp = np.einsum("rjk,...rjk->...r", st.gxx, sig) / n
     t_sg = np.einsum("rjk,...rjk->...r", st.gyy, sig) / n
     t_c = np.einsum("rjk,...rjk->...r", st.gxy, sig) / n
     v_bp, v_sg, c = t_bp.sum(-1), t_sg.sum(-1), t_c.sum(-1)
     shat = st.cell_means(fhat)
     u = shat - fhat  # b_hat's block r is X_r u_r
-    ub2 = np.einsum("...rj,rjk,...rk->...", u, st.gxx, u)
+    ub2 = np.sum(u * np.matmul(st.gxx, u[..., None])[..., 0], axis=(-2, -1))
     B = ub2 - (v_bp + v_sg - 2.0 * c)
     num = B + v_sg - c
     lam_rep = np.where(ub2 > 0.0, np.clip(num / np.where(ub2 > 0.0, ub2, 1.0), 0.0, 1.0), 1.0)
     out = {"v_bp": v_bp, "v_sg": v_sg, "c": c, "b_hat_sq": ub2, "B": B, "lambda_rep": lam_rep,
            "lambda_authors": authors_lambda(st, samples, fhat, shat)}
-    scale = np.einsum("rjj,...rji->...", st.gxx, samples * samples) / n**2
+    scale = np.sum(np.einsum("rjj->rj", st.gxx)[..., None] * samples * samples, axis=(-3, -2, -1)) / n**2
     out["a_detected"] = v_bp > ROUNDING * scale
     if with_se:
         out["se_v_bp"], out["se_v_sg"], out["se_c"] = (_per_state_se(t) for t in (t_bp, t_sg, t_c))
-        var0, b_term = b_hat_variance(st, samples, sig, fhat)
+        var0, b_term, kappa3 = b_hat_variance(st, samples, sig, fhat)
         out["se_B_null"] = np.sqrt(np.maximum(var0, 0.0))
         out["se_B"] = np.sqrt(np.maximum(var0 + b_term, 0.0))
         z = NormalDist().inv_cdf(1.0 - LEVEL)
+        # Cornish-Fisher: B_hat under B is a quadratic form, skewed to the right
+        skew = np.where(var0 > 0.0, kappa3 / np.where(var0 > 0.0, var0, 1.0) ** 1.5, 0.0)
+        out["z_crit"] = z + (z * z - 1.0) * skew / 6.0
         out["z_B"] = np.where(out["se_B_null"] > 0.0, B / np.where(out["se_B_null"] > 0, out["se_B_null"], 1.0),
                               np.where(B > 0, np.inf, 0.0))
-        out["b_rejected"] = out["z_B"] > z
+        out["b_rejected"] = out["z_B"] > out["z_crit"]
     return out
 
 
@@ -227,19 +231,51 @@ def b_hat_variance(st: Structure, samples: np.ndarray, sig: np.ndarray, fhat: np
     MS = np.matmul(M, sig)
     within_plug = np.einsum("...rjk,...rkj->...r", MS, MS)
     cross = total - within_plug.sum(-1)
-    within = _tr_quad_ustat(samples, M) if n >= 4 else within_plug
+    within = _tr_quad_ustat(samples, M) if n >= USTAT_MIN_N else within_plug
     var0 = 2.0 * cross / n**2 + 2.0 * within.sum(-1) / (n * (n - 1))
     b_term = 4.0 * np.maximum(bob - total / n, 0.0) / n
-    return var0, b_term
+    kappa3 = _third_cumulant(st, samples, M)
+    return var0, b_term, kappa3
 
 
-def authors_lambda(st: Structure, samples: np.ndarray, fhat=None, shat=None) -> np.ndarray:
-    """The authors' plug-in (T8) from the per-sample signals of the batch.
+def _third_cumulant(st: Structure, samples: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """kappa_3 of B_hat under B for Gaussian noise of covariance Sigma_hat_r (0 when R m is too large).
+
+    B_hat - E B_hat = eps^T A eps over the per-sample noise; in the basis of each state's sample mean
+    and its n - 1 contrasts, A Sigma is K Sigma / n on the means and -M_r Sigma_r / (n (n - 1)) on
+    each contrast, so kappa_3 = 8 tr((A Sigma)^3) = 8 [tr((K S)^3) / n^3 - (n - 1) sum_r tr((M_r S_r)^3) / (n (n - 1))^3].
+    tr((K S)^3) = tr((F^T K F)^3) with S_r = F_r F_r^T, F_r the centred samples / sqrt(n - 1) (m x n)
+    when n <= m, else the symmetric square root of S_r.
+    """
+    R, m, n = samples.shape[-3:]
+    lead = samples.shape[:-3]
+    if (R * m) ** 2 > K_BLOCK:
+        return np.zeros(lead)
+    dev = samples - samples.mean(axis=-1, keepdims=True)
+    sig = np.matmul(dev, dev.swapaxes(-1, -2)) / (n - 1)
+    if n <= m:
+        F = dev / math.sqrt(n - 1)
+    else:
+        w, V = np.linalg.eigh(sig)
+        F = V * np.sqrt(np.maximum(w, 0.0))[..., None, :]
+    q = F.shape[-1]
+    K = st.k_rows(0, R).reshape(R * m, R, m).transpose(1, 0, 2)  # (R_s, R m, m)
+    X = np.matmul(K, F)  # (..., R_s, R m, q): K[:, s, :] F_s
+    X = X.reshape(lead + (R, R, m, q))  # (..., s, r, j, b)
+    X = np.moveaxis(X, -4, -2).reshape(lead + (R, m, R * q))  # (..., r, j, (s, b))
+    H = np.matmul(F.swapaxes(-1, -2), X).reshape(lead + (R * q, R * q))  # F^T K F
+    full = np.sum(np.matmul(H, H) * H, axis=(-2, -1))
+    MS = np.matmul(M, sig)
+    own = np.einsum("...rij,...rjk,...rki->...", MS, MS, MS)
+    return 8.0 * (full / n**3 - (n - 1) * own / (n * (n - 1)) ** 3)
+
+
+def plugin_moments(st: Structure, samples: np.ndarray, fhat=None, shat=None) -> tuple:
+    """(v, c, ||ubar||^2) of the authors' plug-in (T8) from the per-sample signals of the batch.
 
     Sample i of state r gives w_i = R X_r f_i and u_i = R X_r (s_r - f_i) on block r (uniform state
     weights: x_rj carries w_r = 1/R), N = R n; v and c are the summed coordinate-wise sample
-    variance of u_i and covariance of (w_i, u_i), divided by N; b2 = max(||ubar||^2 - v, 0);
-    lambda = clip(1 + c / (v + b2), 0, 1), 1 when v + b2 = 0.
+    variance of u_i and covariance of (w_i, u_i), divided by N; ubar = SG - BP.
     """
     n = samples.shape[-1]
     R = st.R
@@ -247,13 +283,22 @@ def authors_lambda(st: Structure, samples: np.ndarray, fhat=None, shat=None) -> 
     fhat = samples.mean(axis=-1) if fhat is None else fhat
     shat = st.cell_means(fhat) if shat is None else shat
     d_i = shat[..., None] - samples  # (..., R, m, n): s_r - f_i
-    uu = R * R * np.einsum("...rji,rjk,...rki->...", d_i, st.gxx, d_i)  # sum_i ||u_i||^2
-    wu = R * R * np.einsum("...rji,rjk,...rki->...", samples, st.gxx, d_i)  # sum_i <w_i, u_i>
+    g_d = np.matmul(st.gxx, d_i)  # G_r (s_r - f_i)
+    uu = R * R * np.sum(d_i * g_d, axis=(-3, -2, -1))  # sum_i ||u_i||^2
+    wu = R * R * np.sum(samples * g_d, axis=(-3, -2, -1))  # sum_i <w_i, u_i>
     ubar = shat - fhat
-    ubar2 = np.einsum("...rj,rjk,...rk->...", ubar, st.gxx, ubar)
-    wbar_ubar = np.einsum("...rj,rjk,...rk->...", fhat, st.gxx, ubar)
+    g_u = np.matmul(st.gxx, ubar[..., None])[..., 0]
+    ubar2 = np.sum(ubar * g_u, axis=(-2, -1))
+    wbar_ubar = np.sum(fhat * g_u, axis=(-2, -1))
     v = (uu - N * ubar2) / (N * (N - 1))
     c = (wu - N * wbar_ubar) / (N * (N - 1))
+    return v, c, ubar2
+
+
+def authors_lambda(st: Structure, samples: np.ndarray, fhat=None, shat=None) -> np.ndarray:
+    """The authors' plug-in: b2 = max(||ubar||^2 - v, 0), lambda = clip(1 + c / (v + b2), 0, 1), 1 when
+    v + b2 = 0."""
+    v, c, ubar2 = plugin_moments(st, samples, fhat, shat)
     b2 = np.maximum(ubar2 - v, 0.0)
     den = v + b2
     safe = np.where(den > 0.0, den, 1.0)
@@ -404,7 +449,12 @@ def authors_lambda_limit(inst: ExpertInstance, fb: FeedbackModel, n: int, states
 
 def authors_plugin_limit(inst: ExpertInstance, fb: FeedbackModel, n: int, states: float | None = None) -> PluginLimit:
     check_int("n", n, 1)
-    R = float(inst.R) if states is None else check_real("states", states, lo=2.0)
+    if states is None:
+        R = float(inst.R)
+    elif isinstance(states, (int, float)) and (math.isinf(states) and states > 0 or states >= 2):
+        R = float(states)
+    else:
+        raise ValueError(f"states must be a number >= 2, inf or None (the instance's R), got {states!r}")
     ex = exact_mse(inst, fb, n)
     alpha, beta = plugin_coefficients(R, n)
     gb = grad_dot_bias(inst, fb)

@@ -42,6 +42,7 @@ FIGURES = {
     "T8": "t8_adaptive_lambda",
     "T9": "t9_ratio_vs_K",
 }
+EXTENSION_FIGURES = {"T11": "t10_t12_diagnosis", "T12": "t10_t12_diagnosis"}
 
 
 def derivation(result_id: str) -> Derivation:
@@ -70,6 +71,13 @@ def _checks() -> tuple[CheckResult, ...]:
                     figure=FIGURES.get(d.id))
         for d in derivations()
     )
+
+
+def extension_checks() -> list[CheckResult]:
+    """One CheckResult per T10..T12 (ids T10-sym, ...), the toolkit's extension."""
+    return [CheckResult(id=f"{d.id}-sym", statement=d.statement, method="symbolic", numbers=_numbers(d),
+                        status=outcome(d.passed), figure=EXTENSION_FIGURES.get(d.id))
+            for d in (derivation(key) for key in EXTENSION)]
 
 
 def symbolic_checks() -> list[CheckResult]:

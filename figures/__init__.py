@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from figures import expert_sweep, theory_figs
+from figures import diagnosis_figs, expert_sweep, theory_figs
 
 SWEEP_FILE = "e1_sweep.csv"
 STUDY_FILES = {
@@ -13,6 +13,7 @@ STUDY_FILES = {
     "mixture": "t67_mixture.json",
     "adaptive": "t8_adaptive.json",
     "pooling": "t9_pooling.json",
+    "diagnosis": "t10_t12_diagnosis.json",
 }
 
 # figure name -> (data it reads, function)
@@ -26,6 +27,7 @@ FIGURES = {
     "t7_mse_vs_lambda": ("mixture", theory_figs.mse_vs_lambda),
     "t8_adaptive_lambda": ("adaptive", theory_figs.adaptive_lambda_vs_batch),
     "t9_ratio_vs_K": ("pooling", theory_figs.ratio_vs_K),
+    "t10_t12_diagnosis": ("diagnosis", diagnosis_figs.diagnosis),
 }
 
 

@@ -339,7 +339,7 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-PROFILE_TRIALS = {"quick": 600, "full": 6000}
+PROFILE_TRIALS = {"quick": 600, "full": 6000, "test": 60}  # trials per point
 
 
 def diagnosis_checks(out: Path, profile: str, seed: int) -> list[CheckResult]:

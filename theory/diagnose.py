@@ -168,8 +168,11 @@ def _per_state_se(terms: np.ndarray) -> np.ndarray:
     return np.sqrt(R / (R - 1) * np.sum(dev * dev, axis=-1))
 
 
-def estimate(st: Structure, samples: np.ndarray, with_se: bool = True) -> dict:
-    """The estimators on a batch samples (..., R, m, n); each entry has the leading shape (...)."""
+def estimate(st: Structure, samples: np.ndarray, with_se: bool = True, with_test: bool = True) -> dict:
+    """The estimators on a batch samples (..., R, m, n); each entry has the leading shape (...).
+
+    with_se: the standard errors; with_test (needs with_se): the test of B, whose critical value
+    needs the third cumulant (the costliest part)."""
     n = samples.shape[-1]
     R = st.R
     fhat = samples.mean(axis=-1)  # (..., R, m)
@@ -191,9 +194,10 @@ def estimate(st: Structure, samples: np.ndarray, with_se: bool = True) -> dict:
     out["a_detected"] = v_bp > ROUNDING * scale
     if with_se:
         out["se_v_bp"], out["se_v_sg"], out["se_c"] = (_per_state_se(t) for t in (t_bp, t_sg, t_c))
-        var0, b_term, kappa3 = b_hat_variance(st, samples, sig, fhat)
+        var0, b_term, kappa3 = b_hat_variance(st, samples, sig, fhat, with_test)
         out["se_B_null"] = np.sqrt(np.maximum(var0, 0.0))
         out["se_B"] = np.sqrt(np.maximum(var0 + b_term, 0.0))
+    if with_se and with_test:
         z = NormalDist().inv_cdf(1.0 - LEVEL)
         # Cornish-Fisher: B_hat under B is a quadratic form, skewed to the right
         skew = np.where(var0 > 0.0, kappa3 / np.where(var0 > 0.0, var0, 1.0) ** 1.5, 0.0)
@@ -204,7 +208,7 @@ def estimate(st: Structure, samples: np.ndarray, with_se: bool = True) -> dict:
     return out
 
 
-def b_hat_variance(st: Structure, samples: np.ndarray, sig: np.ndarray, fhat: np.ndarray):
+def b_hat_variance(st: Structure, samples: np.ndarray, sig: np.ndarray, fhat: np.ndarray, skew: bool = True):
     """(Var(B_hat) under B, the extra 4 b^T Omega b / n off B), estimated from the batch (T11).
 
     tr(Omega_hat^2) = sum_{r,s} tr(K_rs S_s K_sr S_r) = sum K_rs[j,k] K_rs[i,l] S_r[i,j] S_s[k,l]:
@@ -234,7 +238,7 @@ def b_hat_variance(st: Structure, samples: np.ndarray, sig: np.ndarray, fhat: np
     within = _tr_quad_ustat(samples, M) if n >= USTAT_MIN_N else within_plug
     var0 = 2.0 * cross / n**2 + 2.0 * within.sum(-1) / (n * (n - 1))
     b_term = 4.0 * np.maximum(bob - total / n, 0.0) / n
-    kappa3 = _third_cumulant(st, samples, M)
+    kappa3 = _third_cumulant(st, samples, M) if skew else None
     return var0, b_term, kappa3
 
 

@@ -33,7 +33,7 @@ from theory.diagnose import LEVEL, Structure, authors_plugin_limit, estimate, pl
 from theory.exact import exact_mse
 from theory.feedback import FeedbackModel
 from theory.instance import ExpertInstance, make_expert_instance
-from theory.params import CASES, check_int
+from theory.params import CASES
 
 Z_TOL = 4.0
 MARGIN = 3.0

@@ -18,7 +18,7 @@ from montecarlo import diagnose as mc
 from montecarlo.expert import simulate_expert
 from sgbp.cli import main
 from theory.diagnose import (Structure, _third_cumulant, _tr_quad_ustat, authors_lambda, authors_lambda_limit,
-                             authors_plugin_limit, diagnose, diagnose_instance, estimate)
+                             authors_plugin_limit, diagnose, diagnose_instance)
 from theory.exact import exact_mse, private_grams
 from theory.feedback import FeedbackModel
 from theory.instance import make_expert_instance

@@ -11,11 +11,15 @@ false one fails at once.
 from __future__ import annotations
 
 from functools import lru_cache
-from itertools import product
 
 import sympy as sp
 
 from theory.symbolic.core import Derivation, dot, sqnorm
+from theory.symbolic.mixture import B as B7
+from theory.symbolic.mixture import C as C7
+from theory.symbolic.mixture import VB as VB7
+from theory.symbolic.mixture import VS as VS7
+from theory.symbolic.mixture import mixture_mse
 from theory.symbolic.partition import PartitionModel, make_model
 
 n_sym = sp.Symbol("n", positive=True)
@@ -392,7 +396,6 @@ def t11_replicate_lambda() -> Derivation:
     E1, V1 = sp.symbols("E_1 V_1", positive=True)
     checks["relative SE sqrt(K V_1) / (K E_1) -> 0 as the copies K grow"] = sp.limit(sp.sqrt(Kc * V1) / (Kc * E1), Kc, sp.oo) == 0
     lam_rep = (B + VS - C) / (B + VB + VS - 2 * C)
-    from theory.symbolic.mixture import mixture_mse, B as B7, VB as VB7, VS as VS7, C as C7
     star = mixture_mse()["lambda_star"].subs({B7: B, VB7: VB, VS7: VS, C7: C}, simultaneous=True)
     checks["lambda_rep at the estimators' expectations = T7's lambda*"] = same(lam_rep, star)
     for n in (4, 5):

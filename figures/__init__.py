@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from figures import expert_sweep, regime_map, theory_figs
+from figures import diagnosis_figs, expert_sweep, regime_map, theory_figs
 
 SWEEP_FILE = "e1_sweep.csv"
 STUDY_FILES = {
@@ -15,6 +15,7 @@ STUDY_FILES = {
     "pooling": "t9_pooling.json",
     "map_n_leak": "map_n_leak.json",
     "map_noise_leak": "map_noise_leak.json",
+    "diagnosis": "t10_t12_diagnosis.json",
 }
 
 # figure name -> (data it reads, function)
@@ -30,6 +31,7 @@ FIGURES = {
     "t9_ratio_vs_K": ("pooling", theory_figs.ratio_vs_K),
     "map_n_leak": ("map_n_leak", regime_map.draw_map),
     "map_noise_leak": ("map_noise_leak", regime_map.draw_map),
+    "t10_t12_diagnosis": ("diagnosis", diagnosis_figs.diagnosis),
 }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import figures
 from montecarlo import claims, studies
 from montecarlo.checks import monte_carlo_checks
+from montecarlo.diagnose import diagnosis_checks
 from montecarlo.sweep import expert_configs, run_sweep, run_sweep_tasks, write_csv
 from runner import add_runner_args, runner_options
 from sgbp import map_cmd
@@ -21,7 +22,7 @@ from sgbp.progress import Progress
 from sgbp.report import failed, load_checks, save_checks, tally, write_report
 from theory.checks import CheckResult, outcome
 from theory.params import CASES, check_int
-from theory.symbolic.results import DERIVATIONS, latex, symbolic_checks
+from theory.symbolic.results import DERIVATIONS, EXTENSION, latex, symbolic_checks
 
 # trials per configuration of the E1 sweep, per point of each study, and the scale of the T-checks
 PROFILES = {
@@ -104,11 +105,16 @@ def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, gr
     checks += monte_carlo_checks(scale=trials["checks"], seed=seed)
     checks += map_cmd.reproduce_maps(out, trials["checks"], seed)
     checks += summary_claims(checks)
-    save_checks(checks, out / "checks.json")
     timings["checks"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    _say("T10-T12: diagnosing A and B from a batch")
+    checks += diagnosis_checks(out, profile, seed)
+    timings["t10_t12_diagnosis"] = time.perf_counter() - start
+    save_checks(checks, out / "checks.json")
     (out / "timings.json").write_text(json.dumps({"profile": profile, "seconds": timings}, indent=1) + "\n")
 
-    forms = {rid: latex(rid) for rid in DERIVATIONS}
+    forms = {rid: latex(rid) for rid in (*DERIVATIONS, *EXTENSION)}
     (out / "closed_forms.json").write_text(json.dumps(forms, indent=1) + "\n")
 
     figures.draw(out)

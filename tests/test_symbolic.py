@@ -223,4 +223,4 @@ def test_latex_forms():
         assert text and "$" not in text
     assert r"2^{d-k}" in latex("T4")
     with pytest.raises(ValueError, match="result id"):
-        latex("T10")
+        latex("T13")  # T10-T12 are the extension (EXTENSION), T13 does not exist

@@ -110,8 +110,17 @@ def cell_average(values: np.ndarray, cells: np.ndarray, n_keys: int) -> np.ndarr
     return out
 
 
-def _private_sg_gram(x: np.ndarray, cells: np.ndarray, C: int, pairs) -> np.ndarray:
-    """<y_rj, y_rj'> on the private blocks: (1/C^2) sum over C_jz(r) & C_j'z'(r) of <x_j, x_j'>."""
+def cell_sizes(cells: np.ndarray) -> np.ndarray:
+    """|C_j,z_j(r)| (R, m): how many states share state r's cell of expert j."""
+    out = np.empty(cells.shape, dtype=np.int64)
+    for j in range(cells.shape[1]):
+        key = np.unique(cells[:, j], return_inverse=True)[1]
+        out[:, j] = np.bincount(key)[key]
+    return out
+
+
+def _private_sg_gram(x: np.ndarray, cells: np.ndarray, sizes: np.ndarray, pairs) -> np.ndarray:
+    """<y_rj, y_rj'> on the private blocks: sum over C_jz(r) & C_j'z'(r) of <x_j, x_j'> / (|C_jz| |C_j'z'|)."""
     R, m, _ = x.shape
     out = np.zeros((R, m, m))
     for j, jj in pairs:
@@ -120,9 +129,28 @@ def _private_sg_gram(x: np.ndarray, cells: np.ndarray, C: int, pairs) -> np.ndar
             key = cells[:, j]
         else:
             key = np.unique(cells[:, j] * (cells.max() + 1) + cells[:, jj], return_inverse=True)[1]
+        key = np.unique(key, return_inverse=True)[1]
         sums = np.bincount(key, weights=inner)
-        out[:, j, jj] = out[:, jj, j] = sums[key] / C**2
+        out[:, j, jj] = out[:, jj, j] = sums[key] / (sizes[:, j] * sizes[:, jj])
     return out
+
+
+def private_grams(x: np.ndarray, cells: np.ndarray, full: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The per-state Gram matrices (R, m, m) of BP's and SG's noise coefficients on private blocks.
+
+    x (R, m, d): contributions, block r for state r; cells (R, m): integer cell keys per expert.
+    Returns gxx[r, j, j'] = <x_rj, x_rj'>, gyy = <y_rj, y_rj'> and gxy = <x_rj, y_rj'>, with
+    y_rj = (1/|C|) sum over the cell C_j,z_j(r) of x_r'j; then V_BP = sum gxx * Cov(nu_r),
+    V_SG = sum gyy * Cov(nu_r), C = sum gxy * Cov(nu_r) (T1, T2).
+    full=False fills only the diagonals j = j' of gyy (enough for noise independent across experts).
+    """
+    m = x.shape[1]
+    sizes = cell_sizes(cells)
+    pairs = [(j, jj) for j in range(m) for jj in range(j, m)] if full else [(j, j) for j in range(m)]
+    gxx = np.einsum("rjd,rkd->rjk", x, x)
+    gyy = _private_sg_gram(x, cells, sizes, pairs)
+    gxy = gxx / sizes[:, None, :]  # r lies in every one of its own cells; other blocks are orthogonal
+    return gxx, gyy, gxy
 
 
 class ExactEvaluator:
@@ -141,13 +169,8 @@ class ExactEvaluator:
         self.shared = bool(shared)
         x = inst.contributions() if private is None else private
         cells = inst.cells()
-        C = inst.cell_size
         n_keys = 2**inst.k
-        m = inst.m
-        pairs = [(j, jj) for j in range(m) for jj in range(j, m)] if shared else [(j, j) for j in range(m)]
-        gxx = np.einsum("rjd,rkd->rjk", x, x)
-        gyy = _private_sg_gram(x, cells, C, pairs)
-        gxy = gxx / C  # r lies in every one of its own cells
+        gxx, gyy, gxy = private_grams(x, cells, full=self.shared)
         if common is not None:
             y_common = cell_average(common, cells, n_keys)  # (1/C) sum over the cell = cell mean
             gxx = gxx + np.einsum("rjq,rkq->rjk", common, common)

@@ -1,4 +1,5 @@
-"""The registry of symbolic results T1-T9 for the report (paper_checks.md)."""
+"""The registry of symbolic results for the report (paper_checks.md): T1-T9 formalise the paper's
+theory, T10-T12 are the toolkit's extension (THEORY.md section 6), reported by their own stage."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from functools import lru_cache
 from theory.checks import CheckResult, outcome
 from theory.symbolic.bias import t6_crossover
 from theory.symbolic.core import Derivation
+from theory.symbolic.diagnostics import t10_plugin_limit, t11_replicate_lambda, t12_tests
 from theory.symbolic.estimators import t1_bp, t2_sg, t3_dominance, t4_separation, t5_no_gain_without_A
 from theory.symbolic.mixture import t7_mixture, t8_plugin
 from theory.symbolic.pooling import t9_pooling
@@ -23,6 +25,13 @@ DERIVATIONS = {
     "T9": t9_pooling,
 }
 
+# the toolkit's extension: diagnosing A and B from a batch (THEORY.md section 6)
+EXTENSION = {
+    "T10": t10_plugin_limit,
+    "T11": t11_replicate_lambda,
+    "T12": t12_tests,
+}
+
 
 # where each result is drawn (figures/ names)
 FIGURES = {
@@ -33,13 +42,14 @@ FIGURES = {
     "T8": "t8_adaptive_lambda",
     "T9": "t9_ratio_vs_K",
 }
+EXTENSION_FIGURES = {"T11": "t10_t12_diagnosis", "T12": "t10_t12_diagnosis"}
 
 
 def derivation(result_id: str) -> Derivation:
-    try:
-        return DERIVATIONS[result_id]()
-    except KeyError:
-        raise ValueError(f"result id must be one of {', '.join(DERIVATIONS)}, got {result_id!r}") from None
+    found = DERIVATIONS.get(result_id) or EXTENSION.get(result_id)
+    if found is None:
+        raise ValueError(f"result id must be one of {', '.join([*DERIVATIONS, *EXTENSION])}, got {result_id!r}")
+    return found()
 
 
 @lru_cache(maxsize=None)
@@ -61,6 +71,13 @@ def _checks() -> tuple[CheckResult, ...]:
                     figure=FIGURES.get(d.id))
         for d in derivations()
     )
+
+
+def extension_checks() -> list[CheckResult]:
+    """One CheckResult per T10..T12 (ids T10-sym, ...), the toolkit's extension."""
+    return [CheckResult(id=f"{d.id}-sym", statement=d.statement, method="symbolic", numbers=_numbers(d),
+                        status=outcome(d.passed), figure=EXTENSION_FIGURES.get(d.id))
+            for d in (derivation(key) for key in EXTENSION)]
 
 
 def symbolic_checks() -> list[CheckResult]:

@@ -1,0 +1,358 @@
+"""theory.diagnose (T10-T12) against brute force written here from the definitions, and by simulation.
+
+Tolerances: simulated means within Z = 4 standard errors of the exact value.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from montecarlo import diagnose as mc
+from montecarlo.expert import simulate_expert
+from sgbp.cli import main
+from theory.diagnose import (Structure, _third_cumulant, _tr_quad_ustat, authors_lambda, authors_lambda_limit,
+                             authors_plugin_limit, diagnose, diagnose_instance)
+from theory.exact import exact_mse, private_grams
+from theory.feedback import FeedbackModel
+from theory.instance import make_expert_instance
+
+Z = 4.0
+
+
+def brute_a(st: Structure) -> np.ndarray:
+    """a_rj = y_rj - x_rj as full vectors (R, m, R, d): how state r's noise through expert j enters SG - BP."""
+    R, m, d = st.x.shape
+    A = np.zeros((R, m, R, d))
+    for r in range(R):
+        for j in range(m):
+            A[r, j, r] -= st.x[r, j]
+            cell = np.where(st.cells[:, j] == st.cells[r, j])[0]
+            for t in cell:
+                A[r, j, t] += st.x[t, j] / len(cell)
+    return A
+
+
+@pytest.fixture(scope="module")
+def small():
+    inst = make_expert_instance(4, 2, 3, 1)
+    return inst, Structure.of(inst)
+
+
+def test_k_matrix_is_the_gram_of_the_a_vectors(small):
+    _, st = small
+    A = brute_a(st)
+    K = np.einsum("rjtd,sktd->rjsk", A, A)
+    np.testing.assert_allclose(st.k_rows(0, st.R), K, atol=1e-15 * np.abs(K).max())
+    np.testing.assert_allclose(st.k_rows(3, 7), K[3:7], atol=1e-15 * np.abs(K).max())
+
+
+def test_grams_with_unequal_cells():
+    """Cells of 1, 2 and 3 states: V_SG's Gram against y_rj built by hand."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 2, 3))
+    cells = np.array([[5, 0], [9, 0], [9, 1], [7, 1], [7, 1], [7, 2]])
+    gxx, gyy, gxy = private_grams(x, cells, full=True)
+    y = np.zeros((6, 2, 6, 3))  # y_rj over all blocks
+    for r in range(6):
+        for j in range(2):
+            members = np.where(cells[:, j] == cells[r, j])[0]
+            for t in members:
+                y[r, j, t] = x[t, j] / len(members)
+    xfull = np.zeros((6, 2, 6, 3))
+    for r in range(6):
+        xfull[r, :, r] = x[r]
+    np.testing.assert_allclose(gyy, np.einsum("rjtd,rktd->rjk", y, y), atol=1e-14)
+    np.testing.assert_allclose(gxy, np.einsum("rjtd,rktd->rjk", xfull, y), atol=1e-14)
+
+
+def test_keys_need_not_be_dense(small):
+    inst, st = small
+    rng = np.random.default_rng(1)
+    samples = inst.clean_feedback()[:, :, None] + rng.normal(size=(inst.R, inst.m, 3))
+    a = diagnose(samples, inst.contributions(), inst.cells())
+    b = diagnose(samples, inst.contributions(), inst.cells() * 7 - 100)
+    assert a == b
+
+
+def test_ustat_is_the_average_over_distinct_quadruples():
+    rng = np.random.default_rng(2)
+    n, m = 5, 2
+    f = rng.normal(size=(1, m, n)) + 3.0
+    L = rng.normal(size=(m, m))
+    M = (L @ L.T)[None]
+    total, count = 0.0, 0
+    for i, j, k, l in itertools.permutations(range(n), 4):
+        d1, d2 = f[0, :, i] - f[0, :, j], f[0, :, k] - f[0, :, l]
+        total += (d1 @ M[0] @ d2) ** 2 / 4
+        count += 1
+    assert _tr_quad_ustat(f, M)[0] == pytest.approx(total / count, rel=1e-10)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_third_cumulant_against_the_full_sample_space(small, n):
+    _, st = small
+    R, m = st.R, st.m
+    rng = np.random.default_rng(n)
+    S = rng.normal(size=(1, R, m, n))
+    dev = S - S.mean(-1, keepdims=True)
+    sig = dev @ dev.swapaxes(-1, -2) / (n - 1)
+    K = st.k_rows(0, R)
+    M = np.stack([K[r, :, r, :] for r in range(R)])
+    # B_hat - E B_hat = eps^T A eps: K_rs / n^2 across states, M_r / (n (n-1)) across distinct samples
+    A = np.zeros((R, n, m, R, n, m))
+    for r, s, i, l in itertools.product(range(R), range(R), range(n), range(n)):
+        if r != s:
+            A[r, i, :, s, l, :] = K[r, :, s, :] / n**2
+        elif i != l:
+            A[r, i, :, s, l, :] = K[r, :, r, :] / (n * (n - 1))
+    D = R * n * m
+    Sg = np.zeros((R, n, m, R, n, m))
+    for r, i in itertools.product(range(R), range(n)):
+        Sg[r, i, :, r, i, :] = sig[0, r]
+    AS = A.reshape(D, D) @ Sg.reshape(D, D)
+    assert _third_cumulant(st, S, M)[0] == pytest.approx(8 * np.trace(AS @ AS @ AS), rel=1e-9)
+
+
+def test_authors_lambda_from_explicit_per_sample_vectors(small):
+    """w_i, u_i written out as full vectors; v, c, b2 and lambda from their definitions."""
+    inst, st = small
+    R, m, d = st.x.shape
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 4):
+        f = inst.clean_feedback(0.7)[:, :, None] + 0.5 * rng.normal(size=(R, m, n))
+        fhat = f.mean(-1)
+        s = st.cell_means(fhat)
+        w, u = [], []
+        for r in range(R):
+            for i in range(n):
+                wi, ui = np.zeros((R, d)), np.zeros((R, d))
+                wi[r] = R * np.einsum("jd,j->d", st.x[r], f[r, :, i])
+                ui[r] = R * np.einsum("jd,j->d", st.x[r], s[r] - f[r, :, i])
+                w.append(wi.ravel())
+                u.append(ui.ravel())
+        w, u = np.array(w), np.array(u)
+        N = R * n
+        v = np.sum(np.var(u, axis=0, ddof=1)) / N
+        c = np.sum([np.cov(w[:, q], u[:, q])[0, 1] for q in range(w.shape[1])]) / N
+        ubar = u.mean(0)
+        b2 = max(ubar @ ubar - v, 0.0)
+        lam = float(np.clip(1 + c / (v + b2), 0, 1))
+        assert float(authors_lambda(st, f)) == pytest.approx(lam, rel=1e-10, abs=1e-12)
+
+
+def test_authors_lambda_matches_the_numba_engine():
+    """The same plug-in, two implementations, two random streams: mean lambda within Z combined SEs."""
+    inst = make_expert_instance(5, 2, 5, 0)
+    fb = FeedbackModel(case="noisy", rho=1.0)
+    engine = simulate_expert(inst, fb, 2, 2000, 11)
+    run = mc.run_trials(inst, fb, 2, 2000, 12, with_se=False)
+    mean, se = mc.mean_se(run["lambda_authors"])
+    assert abs(mean - engine.lambda_adaptive) < Z * math.hypot(se, engine.lambda_adaptive_se)
+
+
+@pytest.mark.parametrize("case", ["noisy", "activation", "partial"])
+def test_sampled_batches_have_the_model_covariance(case):
+    inst = make_expert_instance(4, 2, 3, 2)
+    fb = FeedbackModel(case=case, rho=0.5)
+    S = mc.sample_batches(inst, fb, 2, 4000, np.random.default_rng(4))
+    fbar = inst.clean_feedback(0.5)
+    var = fb.sample_covariance(fbar, inst.alpha)[:, np.arange(3), np.arange(3)]
+    emp = S.var(axis=(0, 3))
+    se = S.std(axis=(0, 3)) ** 2 * math.sqrt(2.0 / (2 * 4000)) * 3  # generous for non-normal noise
+    assert np.all(np.abs(S.mean(axis=(0, 3)) - fbar) < Z * np.sqrt(var / 8000) + 1e-12)
+    assert np.all(np.abs(emp - var) < Z * se + 1e-12)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_estimators_are_unbiased(small, n):
+    inst, st = small
+    fb = FeedbackModel(case="activation", rho=0.5)
+    run = mc.run_trials(inst, fb, n, 4000, 20 + n, with_se=False, st=st)
+    ex = exact_mse(inst, fb, n)
+    for key, exact in (("v_bp", ex.var_bp), ("v_sg", ex.var_sg), ("c", ex.cov), ("B", ex.bias_sq)):
+        mean, se = mc.mean_se(run[key])
+        assert abs(mean - exact) < Z * se, (key, mean, exact, se)
+
+
+def _null_variance(st, sigma, n):
+    """Var(B_hat) under B from T11's formula with the true per-sample covariance, by loops."""
+    K = st.k_rows(0, st.R)
+    cross = within = 0.0
+    for r in range(st.R):
+        for s in range(st.R):
+            val = np.trace(K[r, :, s, :] @ sigma[s] @ K[s, :, r, :] @ sigma[r])
+            if r == s:
+                within += val
+            else:
+                cross += val
+    return 2 * cross / n**2 + 2 * within / (n * (n - 1))
+
+
+def test_variance_of_B_hat_and_its_estimate(small):
+    inst, st = small
+    fb = FeedbackModel(case="noisy")
+    sigma = fb.sample_covariance(inst.clean_feedback(), inst.alpha)
+    for n, unbiased in ((5, True), (2, False)):
+        run = mc.run_trials(inst, fb, n, 4000, 30 + n, st=st)
+        exact = _null_variance(st, sigma, n)
+        emp = np.var(run["B"], ddof=1)
+        assert abs(emp / exact - 1) < 0.1  # 4000 draws: the sample variance's relative SE is about 3%
+        est, se = mc.mean_se(run["se_B_null"] ** 2)
+        if unbiased:
+            assert abs(est - exact) < Z * se
+        else:  # n = 2: the plug-in over-estimates (Jensen)
+            assert est - exact > Z * se
+
+
+def test_a_test_never_fires_without_noise(small):
+    inst, st = small
+    for case, quiet in (("noisy", {"sigma": 0.0}), ("activation", {"p": 1.0}), ("partial", {"tau": 0.0})):
+        run = mc.run_trials(inst, FeedbackModel(case=case, rho=0.5, **quiet), 3, 50, 5, with_se=False, st=st)
+        assert not run["a_detected"].any() and np.all(run["v_bp"] < 1e-30)  # rounding only
+        loud = mc.run_trials(inst, FeedbackModel(case=case), 3, 50, 5, with_se=False, st=st)
+        assert loud["a_detected"].all()
+
+
+def test_recommendations(small):
+    inst, _ = small
+    rng = np.random.default_rng(6)
+    fbar = inst.clean_feedback(3.0)
+    quiet = np.repeat(fbar[:, :, None], 3, axis=2)
+    assert diagnose(quiet, inst.contributions(), inst.cells()).recommended == "BP"
+    leak = fbar[:, :, None] + 0.01 * rng.normal(size=quiet.shape)
+    d = diagnose(leak, inst.contributions(), inst.cells())
+    assert d.b_rejected and d.recommended in ("mixture", "BP") and d.lambda_recommended == d.lambda_rep
+    plain = inst.clean_feedback()[:, :, None] + 0.5 * rng.normal(size=quiet.shape)
+    assert diagnose(plain, inst.contributions(), inst.cells()).recommended in ("SG", "mixture")
+
+
+def test_bad_input_is_one_line(small):
+    inst, _ = small
+    x, cells = inst.contributions(), inst.cells()
+    good = np.ones((inst.R, inst.m, 2))
+    cases = [
+        (np.ones((inst.R, inst.m, 1)), x, cells, "n (samples per state"),
+        (np.ones((inst.R - 1, inst.m, 2)), x, cells, "samples must have shape"),
+        (np.where(np.arange(2) == 0, np.nan, good), x, cells, "samples must be finite"),
+        (good, x[:, :, :, None], cells, "x must have shape"),
+        (good, x, cells[:, :1], "cells must have shape"),
+        (good, x, cells.astype(float), "cells must hold integer keys"),
+    ]
+    for samples, xx, cc, text in cases:
+        with pytest.raises(ValueError) as err:
+            diagnose(samples, xx, cc)
+        assert text in str(err.value) and "\n" not in str(err.value)
+
+
+def test_diagnose_instance_reports_exact_excess(small):
+    inst, _ = small
+    fb = FeedbackModel(case="partial", rho=1.0)
+    rng = np.random.default_rng(7)
+    samples = mc.sample_batches(inst, fb, 3, 1, rng)[0]
+    res = diagnose_instance(inst, fb, samples)
+    ex = exact_mse(inst, fb, 3)
+    assert res.exact["lambda_star"] == ex.lambda_star
+    assert res.excess["BP"] == pytest.approx(ex.mse_bp - ex.mse_mix, rel=1e-12)
+    assert res.excess["SG"] == pytest.approx(ex.mse_sg - ex.mse_mix, rel=1e-12)
+    assert all(v >= -1e-15 for v in res.excess.values())
+    json.dumps(res.as_dict())
+
+
+def test_plugin_limit_formula_pieces(small):
+    """Under B the limit is lambda* = 0; at n = 1 and with a leak it is below lambda*."""
+    inst, _ = small
+    assert authors_lambda_limit(inst, FeedbackModel(case="noisy"), 2) == 0.0
+    lim = authors_plugin_limit(inst, FeedbackModel(case="noisy", rho=1.0), 1, states=math.inf)
+    assert lim.grad_dot_bias < 0 and lim.lam < lim.lambda_star
+    assert lim.extra == pytest.approx(lim.grad_dot_bias, rel=1e-9)  # n = 1: the dispersion term alone
+    with pytest.raises(ValueError):
+        authors_lambda_limit(inst, FeedbackModel(), 2, states=1)
+
+
+def test_monte_carlo_checks_pass_small():
+    for check in (lambda: mc.check_t10(trials=200, ns=(1,), copies=4),
+                  lambda: mc.check_lambda_rep(trials=300),
+                  lambda: mc.check_t12(trials=300, ns=(2,))):
+        result = check()
+        assert result.passed, result.numbers
+
+
+def test_study_and_figure(tmp_path):
+    import figures
+
+    study = mc.diagnosis_study(trials=60, seed=0, ns=(2, 4), power_ns=(2,), power_rhos=(0.0, 0.5))
+    assert mc.STUDY_FILE == figures.STUDY_FILES["diagnosis"]
+    (tmp_path / mc.STUDY_FILE).write_text(json.dumps(study))
+    paths = figures.draw(tmp_path, ["t10_t12_diagnosis"])
+    assert paths[0].stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------- symbolic T10-T12
+
+def test_symbolic_rows_pass_and_are_labelled():
+    from theory.symbolic.results import extension_checks
+
+    rows = extension_checks()
+    assert [r.id for r in rows] == ["T10-sym", "T11-sym", "T12-sym"]
+    for r in rows:
+        assert r.passed, r.numbers
+        assert r.statement.startswith("Toolkit extension (not the paper's)")
+
+
+def test_a_false_variance_fails_fast():
+    from theory.symbolic import diagnostics as D
+
+    v = D.t11_variance(2)
+    start = time.perf_counter()
+    assert not v["ring"].same(v["var_p"], 2 * v["closed"])
+    assert not D.same(D.t10_limit_forms()["extra"], (D.GB - D.n_sym * D.C) / D.n_sym)
+    assert time.perf_counter() - start < 5.0
+
+
+def test_ustat_symbolic_is_not_the_plugin():
+    from theory.symbolic import diagnostics as D
+
+    assert D.t11_ustat(4)
+    e = sp.symbols("e_0:2", real=True)
+    s, k = sp.symbols("s k", positive=True)
+    plug = ((e[0] - e[1]) ** 2 / 2) ** 2
+    assert not D.same(D.expect_independent(plug, list(e), lambda v, p: {2: s, 3: 0, 4: k}[p]), s**2)
+
+
+# ---------------------------------------------------------------- command line
+
+def test_cli_json(capsys):
+    assert main(["diagnose", "expert", "--d", "4", "--m", "3", "--leak", "1", "--trials", "20", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 2 and out["trials"] == 20
+    inst = make_expert_instance(4, 2, 3, 0)
+    ex = exact_mse(inst, FeedbackModel(case="noisy", rho=1.0), 2)
+    assert out["exact"]["lambda_star"] == pytest.approx(ex.lambda_star, rel=1e-12)
+    assert set(out["batch"]["excess_mse"]) == {"BP", "SG", "lambda_rep", "lambda_authors", "recommended"}
+    assert out["batch"]["recommended"] in ("BP", "SG", "mixture")
+    assert 0 <= out["summary"]["b_rejected_rate"] <= 1
+
+
+def test_cli_table(capsys):
+    assert main(["diagnose", "expert", "--d", "4", "--m", "2", "--trials", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "recommended:" in text and "lambda_rep" in text
+
+
+@pytest.mark.parametrize("args,text", [
+    (["--n", "1"], "n must be >= 2"),
+    (["--trials", "0"], "trials must be >= 1"),
+    (["--case", "loud"], "case must be one of"),
+    (["--k", "4", "--d", "4", "--leak", "1"], "leak needs k < d"),
+])
+def test_cli_errors_are_one_line(capsys, args, text):
+    assert main(["diagnose", "expert", "--d", "4", "--m", "2", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and text in err[0]

@@ -9,7 +9,7 @@ threads and draw calls with nothing but the draws (their sum is kept so nothing 
 Each timing is the best of --repeat runs (default 2), the same for all three.
 It also prints the cost of one normal draw from montecarlo.rng and from numba's np.random.
 JIT time is the first call of each kernel in this process: a compile on the first run, a load
-from numba's cache (cache=True) afterwards; the cache hits and misses are printed.
+from numba's cache (montecarlo.jit) afterwards; the cache hits and misses are printed.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ import time
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from montecarlo import expert as engine
+from montecarlo.jit import kernel
 from montecarlo.reference import reference_trials
 from montecarlo.rng import chunk_states, fill_normal, fill_uniform
 from theory.feedback import FeedbackModel
@@ -30,7 +31,7 @@ from theory.instance import make_expert_instance
 from theory.params import CASES
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def _draws_only(states, sizes, R, n, per_sample, uniform):
     """The engine's draw pattern (same chunks, slabs and generator calls) and nothing else."""
     slab_states = max(1, engine.SLAB // (n * per_sample))
@@ -55,7 +56,7 @@ def _draws_only(states, sizes, R, n, per_sample, uniform):
     return sums
 
 
-@njit(cache=True)
+@kernel()
 def _numba_normals(seed, count):
     """numba's own np.random (MT19937, polar method), for comparison with montecarlo.rng."""
     np.random.seed(seed)

@@ -47,8 +47,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from montecarlo.jit import kernel
 from montecarlo.rng import chunk_states, fill_normal, fill_uniform
 from montecarlo.stats import Moments, ratio_interval
 from theory.exact import exact_mse
@@ -68,7 +69,7 @@ def slab_states(n: int, per_sample: int) -> int:
     return max(1, SLAB // (n * per_sample))
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@kernel(fastmath={"reassoc", "contract"})
 def _draw_pass(st, buf, slab, n, shared, uniform, p, coef, quad, pj, pk, quad_sum, nu, ysum, ysq):
     """Draw one trial's samples, a slab of states per generator call.
 
@@ -137,7 +138,7 @@ def _draw_pass(st, buf, slab, n, shared, uniform, p, coef, quad, pj, pk, quad_su
     return spread
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@kernel(fastmath={"reassoc", "contract"})
 def _error_pass(xs, cms, nu, spread, spread_is_bp, table, cells, fbar, gpriv, gcom, gcom_total, lam, n,
                 eta, a, b, acc_a, acc_b, track, track_bp, track_sg):
     """Error blocks a_r = BP - grad and b_r = SG - grad of every state, TILE states at a time,
@@ -261,7 +262,7 @@ def _error_pass(xs, cms, nu, spread, spread_is_bp, table, cells, fbar, gpriv, gc
     return s_bp, s_sg, s_x, s_fix, g_u, uu, wu
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def _run_chunks(states, sizes, row_start, xs, cms, fbar, coef, quad, pj, pk, quad_sum, cells, inv_counts,
                 gpriv, gcom, gcom_total, n, uniform, shared, p, lam, slab,
                 out_count, out_mean, out_m2, rows, track_bp, track_sg):

@@ -1,0 +1,79 @@
+"""The decorator of every jitted kernel: numba's cache, keyed on the source of all kernel modules.
+
+numba invalidates a cached kernel when the file that defines it changes, but not when a module
+it calls changes: the kernels of expert.py inline the generator of rng.py, and after an edit of
+rng.py they would keep loading the old generator from the cache. So every kernel here caches in
+one directory named after a hash of the source of all KERNEL_MODULES: any edit of any of them,
+by a developer or by an upgrade, selects a fresh directory and recompiles.
+
+The directory lies under NUMBA_CACHE_DIR when the user sets it, else in this package's
+__pycache__, else in the user's cache folder; where none is writable the kernels are not cached.
+numba fixes a function's cache location when it is decorated, so config.CACHE_DIR is set only
+while `kernel` decorates and restored right after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numba
+from numba import njit
+
+PACKAGE = Path(__file__).resolve().parent
+# Every module of this package that defines a kernel or holds code or constants a kernel uses.
+KERNEL_MODULES = ("jit", "rng", "stats", "expert", "bench")
+
+
+@lru_cache(maxsize=None)
+def source_hash() -> str:
+    """sha256 of the names and sources of KERNEL_MODULES (first 16 hex digits)."""
+    h = hashlib.sha256()
+    for name in KERNEL_MODULES:
+        h.update(name.encode() + b"\0" + (PACKAGE / f"{name}.py").read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _user_cache_base() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "sgbp"
+
+
+def _writable(path: Path) -> bool:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=None)
+def cache_dir() -> Path | None:
+    """Where the kernels cache for this source (None: no writable place, no caching)."""
+    user = numba.config.CACHE_DIR
+    bases = ([Path(user)] if user else []) + [PACKAGE / "__pycache__", _user_cache_base()]
+    for base in bases:
+        path = base / f"sgbp-kernels-{source_hash()}"
+        if _writable(path):
+            return path
+    return None
+
+
+def kernel(**options):
+    """njit(cache=True, **options) with the cache in cache_dir()."""
+    def decorate(fn):
+        where = cache_dir()
+        if where is None:
+            return njit(cache=False, **options)(fn)
+        saved = numba.config.CACHE_DIR
+        numba.config.CACHE_DIR = str(where)
+        try:
+            return njit(cache=True, **options)(fn)
+        finally:
+            numba.config.CACHE_DIR = saved
+    return decorate

@@ -14,14 +14,14 @@ while `kernel` decorates and restored right after.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import numba
 from numba import njit
+
+from theory.files import cache_dir as writable_cache_dir
+from theory.files import source_hash as files_hash
 
 PACKAGE = Path(__file__).resolve().parent
 # Every module of this package that defines a kernel or holds code or constants a kernel uses.
@@ -30,38 +30,13 @@ KERNEL_MODULES = ("jit", "rng", "stats", "expert", "bench")
 
 @lru_cache(maxsize=None)
 def source_hash() -> str:
-    """sha256 of the names and sources of KERNEL_MODULES (first 16 hex digits)."""
-    h = hashlib.sha256()
-    for name in KERNEL_MODULES:
-        h.update(name.encode() + b"\0" + (PACKAGE / f"{name}.py").read_bytes() + b"\0")
-    return h.hexdigest()[:16]
-
-
-def _user_cache_base() -> Path:
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "sgbp"
-
-
-def _writable(path: Path) -> bool:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError:
-        return False
-    return True
+    return files_hash(PACKAGE / f"{name}.py" for name in KERNEL_MODULES)
 
 
 @lru_cache(maxsize=None)
 def cache_dir() -> Path | None:
     """Where the kernels cache for this source (None: no writable place, no caching)."""
-    user = numba.config.CACHE_DIR
-    bases = ([Path(user)] if user else []) + [PACKAGE / "__pycache__", _user_cache_base()]
-    for base in bases:
-        path = base / f"sgbp-kernels-{source_hash()}"
-        if _writable(path):
-            return path
-    return None
+    return writable_cache_dir(f"sgbp-kernels-{source_hash()}", PACKAGE, preferred=numba.config.CACHE_DIR or None)
 
 
 def kernel(**options):

@@ -17,7 +17,7 @@ import numpy as np
 
 from montecarlo.expert import ExpertEngine
 from montecarlo.stats import z_score
-from theory.exact import exact_mse
+from theory.exact import ExactMSE, exact_mse, with_samples
 from theory.feedback import FeedbackModel
 from theory.instance import make_expert_instance
 from theory.params import CASES, check_case, check_instance_shape, check_int
@@ -73,11 +73,14 @@ def feedback_of(config: dict) -> FeedbackModel:
                          rho=config["rho"], shared=config["shared_latent"])
 
 
-def run_config(engine: ExpertEngine, config: dict, trials: int, seed: int) -> dict:
-    """One flat row: the configuration, the exact values and the Monte Carlo estimates."""
+def run_config(engine: ExpertEngine, config: dict, trials: int, seed: int, exact_one: ExactMSE | None = None) -> dict:
+    """One flat row: the configuration, the exact values and the Monte Carlo estimates.
+
+    exact_one: the exact values of this instance and feedback model at n = 1, when known.
+    """
     fb = feedback_of(config)
     n = config["n"]
-    exact = exact_mse(engine.inst, fb, n)
+    exact = with_samples(exact_one if exact_one is not None else exact_mse(engine.inst, fb, 1), n)
     mc = engine.simulate(fb, n, trials, noise_seed(seed, config["d"], config["k"], n, config["case"]),
                          lam=exact.lambda_star)
     row = {key: config[key] for key in CONFIG_KEYS} | {"trials": trials}
@@ -96,7 +99,11 @@ def run_config(engine: ExpertEngine, config: dict, trials: int, seed: int) -> di
 
 
 def run_sweep(configs: list[dict], trials: int, seed: int, progress=None) -> list[dict]:
-    """Rows in the order of `configs`. progress(done, total) is called after each row."""
+    """Rows in the order of `configs`. progress(done, total) is called after each row.
+
+    Each instance is drawn once, and its exact values computed once per feedback model (at
+    n = 1, then scaled to each n).
+    """
     check_int("trials", trials, 1)
     check_int("seed", seed, 0)
     by_instance: dict[tuple, list[int]] = {}
@@ -106,8 +113,12 @@ def run_sweep(configs: list[dict], trials: int, seed: int, progress=None) -> lis
     done = 0
     for (d, k, m, inst_seed), indices in by_instance.items():
         engine = ExpertEngine(make_expert_instance(d, k, m, inst_seed))
+        exact_one: dict[FeedbackModel, ExactMSE] = {}
         for i in indices:
-            rows[i] = run_config(engine, configs[i], trials, seed)
+            fb = feedback_of(configs[i])
+            if fb not in exact_one:
+                exact_one[fb] = exact_mse(engine.inst, fb, 1)
+            rows[i] = run_config(engine, configs[i], trials, seed, exact_one[fb])
             done += 1
             if progress is not None:
                 progress(done, len(configs))

@@ -19,7 +19,6 @@ from sgbp.progress import Progress
 from sgbp.report import failed, find_check, load_checks, rows_of, save_checks, tally, write_report
 from theory.checks import CheckResult, outcome
 from theory.params import CASES, check_int
-from theory.symbolic.results import DERIVATIONS, latex, symbolic_checks
 
 # trials per configuration of the E1 sweep, per point of each study, and the scale of the T-checks
 PROFILES = {
@@ -90,6 +89,8 @@ def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, gr
         data = run(trials=trials["study"], seed=seed, **study_options.get(name, {}))
         (out / figures.STUDY_FILES[name]).write_text(json.dumps(data, indent=1) + "\n")
         timings[f"study_{name}"] = time.perf_counter() - start
+
+    from theory.symbolic.results import DERIVATIONS, latex, symbolic_checks  # sympy: only here
 
     start = time.perf_counter()
     _say("checks: symbolic, exact and Monte Carlo")

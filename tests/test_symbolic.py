@@ -7,6 +7,7 @@ import pytest
 import sympy as sp
 
 from theory.checks import CheckResult
+from theory.covariance import numeric_covariance
 from theory.exact import exact_mse
 from theory.feedback import FeedbackModel
 from theory.instance import ExpertInstance, hypercube_codes
@@ -41,7 +42,7 @@ def test_independent_latents_are_uncorrelated(case):
 def test_numeric_covariance_evaluates_the_derived_expression(case):
     fbar, alpha = np.array([0.3, -1.2]), np.array([0.7, 2.0])
     sigma, p, tau = 0.4, 0.3, 0.9
-    var = noise.numeric_covariance(case, False)(fbar, fbar, alpha, alpha, sigma, p, tau)
+    var = numeric_covariance(case, False)(fbar, fbar, alpha, alpha, sigma, p, tau)
     expected = {"noisy": sigma**2 + 0 * fbar, "activation": fbar**2 * (1 - p) / p, "partial": alpha**2 * tau**2}[case]
     np.testing.assert_allclose(np.broadcast_to(var, (2,)), expected, rtol=1e-14)
 

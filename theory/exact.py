@@ -159,3 +159,13 @@ def crossover_n(inst: ExpertInstance, fb: FeedbackModel, **kw) -> float:
     if one.bias_sq == 0.0:
         return float("inf")
     return (one.var_bp - one.var_sg) / one.bias_sq
+
+
+def with_samples(one: ExactMSE, n: int) -> ExactMSE:
+    """The exact MSEs with n feedback samples per state from those with one: every noise term
+    (V_BP, V_SG, C) scales as 1/n and the bias does not (T6); lambda* and the mixture follow."""
+    check_int("n", n, 1)
+    var_bp, var_sg, cov = one.var_bp / n, one.var_sg / n, one.cov / n
+    lam = optimal_lambda(one.bias_sq, var_bp, var_sg, cov)
+    return ExactMSE(mse_bp=var_bp, mse_sg=one.bias_sq + var_sg, bias_sq=one.bias_sq, var_sg=var_sg, cov=cov,
+                    lambda_star=lam, mse_mix=mixture_mse(lam, one.bias_sq, var_bp, var_sg, cov))

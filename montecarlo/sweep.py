@@ -98,21 +98,27 @@ def run_config(engine: ExpertEngine, config: dict, trials: int, seed: int, exact
     return {key: row[key] for key in ROW_KEYS}
 
 
-def run_sweep(configs: list[dict], trials: int, seed: int, progress=None) -> list[dict]:
+def instance_key(config: dict) -> tuple[int, int, int, int]:
+    """(d, k, m, seed): the arguments of make_expert_instance for a configuration."""
+    return config["d"], config["k"], config["m"], config["seed"]
+
+
+def run_sweep(configs: list[dict], trials: int, seed: int, progress=None, instances: dict | None = None) -> list[dict]:
     """Rows in the order of `configs`. progress(done, total) is called after each row.
 
-    Each instance is drawn once, and its exact values computed once per feedback model (at
-    n = 1, then scaled to each n).
+    Each instance is drawn once (or taken from `instances`, keyed by instance_key), and its exact
+    values computed once per feedback model (at n = 1, then scaled to each n).
     """
     check_int("trials", trials, 1)
     check_int("seed", seed, 0)
+    instances = instances or {}
     by_instance: dict[tuple, list[int]] = {}
     for i, config in enumerate(configs):
-        by_instance.setdefault((config["d"], config["k"], config["m"], config["seed"]), []).append(i)
+        by_instance.setdefault(instance_key(config), []).append(i)
     rows: list[dict | None] = [None] * len(configs)
     done = 0
-    for (d, k, m, inst_seed), indices in by_instance.items():
-        engine = ExpertEngine(make_expert_instance(d, k, m, inst_seed))
+    for key, indices in by_instance.items():
+        engine = ExpertEngine(instances[key] if key in instances else make_expert_instance(*key))
         exact_one: dict[FeedbackModel, ExactMSE] = {}
         for i in indices:
             fb = feedback_of(configs[i])

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from montecarlo.sweep import expert_configs, feedback_of, run_sweep, write_csv
-from sgbp.args import add_expert_args, check_case_arg
+from montecarlo.sweep import expert_configs, feedback_of, instance_key, run_sweep, write_csv
+from sgbp.args import add_expert_args, add_save_instance_arg, check_case_arg, check_output_path
 from sgbp.progress import Progress
 from sgbp.theory_cmd import exact_row, json_number
 from theory.instance import make_expert_instance
@@ -29,22 +28,31 @@ def add_parser(subparsers) -> None:
     add_expert_args(expert, sweep=True)
     expert.add_argument("--trials", type=int, default=2000, help="trials per configuration (default 2000)")
     expert.add_argument("--out", metavar="CSV", help="write one row per configuration to this CSV file")
+    add_save_instance_arg(expert, " (one d and one k: a sweep over several (d, k) pairs has several instances)")
     expert.set_defaults(run=run_expert)
 
 
 def run_expert(args) -> int:
     cases = check_case_arg(args.case, sweep=True)
     check_int("trials", args.trials, 1)
-    if args.out and not Path(args.out).resolve().parent.is_dir():
-        raise ValueError(f"out: the folder of {args.out} does not exist")
+    check_output_path("out", args.out)
+    check_output_path("save-instance", args.save_instance)
     configs = expert_configs(cases, args.d, args.k, args.n, m=args.m, seed=args.seed, sigma=args.sigma,
                              p=args.p, tau=args.tau, rho=args.leak, shared=args.shared_latent)
+    keys = list(dict.fromkeys(instance_key(c) for c in configs))
+    if args.save_instance and len(keys) > 1:
+        raise ValueError(f"save-instance: saves one instance, got {len(keys)} (d, k) pairs; give one d and one k")
+    instances = {}
+    if args.save_instance or (len(configs) == 1 and args.json):
+        instances[keys[0]] = make_expert_instance(*keys[0])
+    if args.save_instance:
+        instances[keys[0]].save(args.save_instance)
     progress = Progress("explore expert") if len(configs) > 1 else None
-    rows = run_sweep(configs, args.trials, args.seed, progress=progress)
+    rows = run_sweep(configs, args.trials, args.seed, progress=progress, instances=instances)
     if args.out:
         write_csv(rows, args.out)
     if len(rows) == 1 and args.json:
-        print(json.dumps(_single_json(configs[0], rows[0])))
+        print(json.dumps(_single_json(configs[0], rows[0], instances[keys[0]])))
     elif args.json:
         print(json.dumps([{key: json_number(value) for key, value in row.items()} for row in rows]))
     else:
@@ -52,9 +60,8 @@ def run_expert(args) -> int:
     return 0
 
 
-def _single_json(config: dict, row: dict) -> dict:
+def _single_json(config: dict, row: dict, inst) -> dict:
     fb = feedback_of(config)
-    inst = make_expert_instance(config["d"], config["k"], config["m"], config["seed"])
     mc = {key: json_number(row[key]) for key in MC_KEYS}
     mc["ratio_ci"] = [json_number(row["ratio_lo"]), json_number(row["ratio_hi"])]
     mc |= {"lambda_adaptive": row["lambda_adaptive"], "lambda_adaptive_se": row["lambda_adaptive_se"]}

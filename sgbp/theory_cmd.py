@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from sgbp.args import add_expert_args, check_case_arg
+from sgbp.args import add_expert_args, add_save_instance_arg, check_case_arg, check_output_path
 from theory.exact import crossover_n, exact_mse
 from theory.feedback import FeedbackModel
 from theory.instance import make_expert_instance
@@ -19,7 +19,7 @@ def add_parser(subparsers) -> None:
     models = theory.add_subparsers(dest="model", required=True, parser_class=type(theory))
     expert = models.add_parser("expert", help="the finite-partition expert model (REFERENCE.md E1)")
     add_expert_args(expert)
-    expert.add_argument("--save-instance", metavar="PATH", help="write the instance as .npz")
+    add_save_instance_arg(expert)
     expert.set_defaults(run=run_expert)
 
 
@@ -55,6 +55,7 @@ def run_expert(args) -> int:
     check_int("n", args.n, 1)
     fb = feedback_from_args(args, case)
     check_leak(args.k, args.d, fb.rho)
+    check_output_path("save-instance", args.save_instance)
     inst = make_expert_instance(args.d, args.k, args.m, args.seed)
     if args.save_instance:
         inst.save(args.save_instance)

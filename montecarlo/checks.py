@@ -27,14 +27,12 @@ from theory.checks import CheckResult, outcome
 from theory.exact import crossover_n, exact_mse
 from theory.feedback import FeedbackModel
 from theory.instance import make_expert_instance
-from theory.params import CASES
+from theory.params import CASES, DETERMINISTIC
 from theory.pooling import exact_pooled, make_pooled_instance
 
 Z_TOL = 4.0
 MARGIN = 3.0
 METHOD = "Monte Carlo"
-# Settings that make each case's feedback deterministic (T5).
-DETERMINISTIC = {"noisy": {"sigma": 0.0}, "activation": {"p": 1.0}, "partial": {"tau": 0.0}}
 
 
 

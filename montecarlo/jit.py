@@ -3,7 +3,7 @@
 numba invalidates a cached kernel when the file that defines it changes, but not when a module
 it calls changes: the kernels of expert.py inline the generator of rng.py, and after an edit of
 rng.py they would keep loading the old generator from the cache. So every kernel here caches in
-one directory named after a hash of the source of all KERNEL_MODULES: any edit of any of them,
+one directory named after a hash of the source of all KERNEL_SOURCES: any edit of any of them,
 by a developer or by an upgrade, selects a fresh directory and recompiles.
 
 The directory lies under NUMBA_CACHE_DIR when the user sets it, else in this package's
@@ -24,13 +24,15 @@ from theory.files import cache_dir as writable_cache_dir
 from theory.files import source_hash as files_hash
 
 PACKAGE = Path(__file__).resolve().parent
-# Every module of this package that defines a kernel or holds code or constants a kernel uses.
-KERNEL_MODULES = ("jit", "rng", "stats", "expert", "bench")
+ROOT = PACKAGE.parent
+# Every module that defines a kernel or holds code or constants a kernel uses (relative to ROOT).
+KERNEL_SOURCES = ("montecarlo/jit.py", "montecarlo/rng.py", "montecarlo/stats.py", "montecarlo/expert.py",
+                  "montecarlo/bench.py", "theory/mixture.py")
 
 
 @lru_cache(maxsize=None)
 def source_hash() -> str:
-    return files_hash(PACKAGE / f"{name}.py" for name in KERNEL_MODULES)
+    return files_hash(ROOT / path for path in KERNEL_SOURCES)
 
 
 @lru_cache(maxsize=None)

@@ -20,7 +20,7 @@ from montecarlo.stats import z_score
 from theory.exact import ExactMSE, exact_mse, with_samples
 from theory.feedback import FeedbackModel
 from theory.instance import make_expert_instance
-from theory.params import CASES, check_case, check_instance_shape, check_int
+from theory.params import CASES, check_case, check_instance_shape, check_int, check_leak
 
 CONFIG_KEYS = ("case", "d", "k", "m", "n", "seed", "sigma", "p", "tau", "rho", "shared_latent")
 ROW_KEYS = CONFIG_KEYS[:6] + ("trials",) + CONFIG_KEYS[6:] + (
@@ -51,8 +51,7 @@ def expert_configs(cases, ds, ks, ns, m: int = 5, seed: int = 0, sigma: float = 
         raise ValueError(f"k must be <= d for at least one (d, k) pair, got d in {ds}, k in {ks}")
     for d, k in pairs:
         check_instance_shape(d, k, m)
-        if rho != 0.0 and k == d:
-            raise ValueError(f"leak needs k < d (a coordinate outside S_j), got the pair k = {k}, d = {d}")
+        check_leak(rho, k, d)
     # Builds the model once to check sigma, p, tau and rho.
     FeedbackModel(case=cases[0], sigma=sigma, p=p, tau=tau, rho=rho, shared=shared)
     return [

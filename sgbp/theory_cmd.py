@@ -9,7 +9,7 @@ from sgbp.args import add_expert_args, add_save_instance_arg, check_case_arg, ch
 from theory.exact import crossover_n, exact_mse
 from theory.feedback import FeedbackModel
 from theory.instance import make_expert_instance
-from theory.params import check_instance_shape, check_int
+from theory.params import check_instance_shape, check_int, check_leak
 
 THEORY_KEYS = ("mse_bp", "mse_sg", "ratio", "bias_sq", "lambda_star", "mse_mix")
 
@@ -26,11 +26,6 @@ def add_parser(subparsers) -> None:
 def feedback_from_args(args, case: str) -> FeedbackModel:
     return FeedbackModel(case=case, sigma=args.sigma, p=args.p, tau=args.tau, rho=args.leak,
                          shared=args.shared_latent)
-
-
-def check_leak(k: int, d: int, rho: float) -> None:
-    if rho != 0.0 and k >= d:
-        raise ValueError(f"leak needs k < d (a coordinate outside S_j), got k = {k}, d = {d}")
 
 
 def json_number(value):
@@ -54,7 +49,7 @@ def run_expert(args) -> int:
     check_instance_shape(args.d, args.k, args.m)
     check_int("n", args.n, 1)
     fb = feedback_from_args(args, case)
-    check_leak(args.k, args.d, fb.rho)
+    check_leak(fb.rho, args.k, args.d)
     check_output_path("save-instance", args.save_instance)
     inst = make_expert_instance(args.d, args.k, args.m, args.seed)
     if args.save_instance:

@@ -12,7 +12,7 @@ from theory.exact import exact_mse
 from theory.feedback import FeedbackModel
 from theory.instance import ExpertInstance, hypercube_codes
 from theory.symbolic import bias, estimators, mixture, noise, pooling
-from theory.symbolic.core import dot, expect, expect_sqnorm, identical, linear_parts
+from theory.symbolic.core import dot, expect, expect_dot, expect_sqnorm, identical, linear_parts
 from theory.symbolic.results import DERIVATIONS, latex, symbolic_checks
 
 CASES = ("noisy", "activation", "partial")
@@ -69,6 +69,8 @@ def test_expectation_tools():
         expect(nu[0] ** 3, nu, moment)
     with pytest.raises(ValueError):
         linear_parts(sp.Matrix([nu[0] * nu[1]]), nu)
+    with pytest.raises(ValueError, match="polynomials"):
+        expect_dot(sp.Matrix([sp.sqrt(a) + nu[0]]), sp.Matrix([nu[0]]), nu, moment)
 
 
 def test_a_wrong_covariance_breaks_T1():

@@ -21,6 +21,7 @@ import numpy as np
 
 from theory.feedback import FeedbackModel
 from theory.instance import ExpertInstance
+from theory.mixture import mixture_weights
 from theory.params import check_int
 
 
@@ -57,7 +58,8 @@ def ratio(num: float, den: float) -> float:
 
 def mixture_mse(lam, bias_sq, var_bp, var_sg, cov):
     """E||lam e_BP + (1 - lam) e_SG||^2 (T7)."""
-    return lam**2 * var_bp + (1 - lam) ** 2 * (bias_sq + var_sg) + 2 * lam * (1 - lam) * cov
+    w_bp, w_sg, w_x = mixture_weights(lam)
+    return w_bp * var_bp + w_sg * (bias_sq + var_sg) + w_x * cov
 
 
 def optimal_lambda(bias_sq: float, var_bp: float, var_sg: float, cov: float) -> float:

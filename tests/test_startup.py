@@ -75,3 +75,17 @@ def test_short_commands_import_neither_sympy_nor_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_benchmarks_end_to_end_command_runs_the_sweep_it_times():
+    """The end-to-end figure times `sgbp explore expert` on the benchmark's own grid: every (d, n)
+    and case must come out, else the figure would time another (or a failing) command."""
+    from montecarlo.bench import explore_command
+
+    command = explore_command(ds=range(3, 5), ns=(1, 3), trials=4, k=2, m=3, seed=2)
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()[3:]]
+    assert sorted((r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows) == sorted(
+        (case, d, 2, n) for case in CASES for d in (3, 4) for n in (1, 3))
+    assert "m=3, seed=2, trials=4" in out.stdout

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import TwoSlopeNorm
-from matplotlib.lines import Line2D
 
-from figures.style import CASE_TITLES, save
+from figures.style import CASE_TITLES, pyplot, save
 
 LAMBDA_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "p")
@@ -30,6 +27,13 @@ NOISE_LABELS = {
     "tau": r"latent std $\tau$ (condition A holds more)",
 }
 SYMBOLS = {"n": "n", "leak": r"\rho", "sigma": r"\sigma", "p": "p", "tau": r"\tau", "d": "d"}
+
+
+def _line(*args, **kw):
+    """A legend entry; matplotlib is imported on the first figure, not with the package."""
+    from matplotlib.lines import Line2D
+
+    return Line2D(*args, **kw)
 
 
 def array(rows) -> np.ndarray:
@@ -59,7 +63,7 @@ def _setup(ax, data: dict, xs, ys):
     ax.grid(False)
 
 
-def _boundary(ax, data: dict, xs, ys, log_ratio) -> Line2D:
+def _boundary(ax, data: dict, xs, ys, log_ratio):
     b = data["boundary"]
     if b is not None:
         values = np.array(b["values"], dtype=float)
@@ -67,10 +71,10 @@ def _boundary(ax, data: dict, xs, ys, log_ratio) -> Line2D:
         n_star[~(n_star > 0)] = np.nan  # SG never wins where V_BP <= V_SG
         curve = (n_star, values) if data["x"]["axis"] == "n" else (values, n_star)
         ax.plot(*curve, color="black", lw=2.0, zorder=4)
-        return Line2D([], [], color="black", lw=2.0, label=r"T6: crossover $n^*$ (BP = SG)")
+        return _line([], [], color="black", lw=2.0, label=r"T6: crossover $n^*$ (BP = SG)")
     ax.contour(xs, ys, log_ratio, levels=[0.0], colors="black", linewidths=2.0, zorder=4)
     n = data["config"]["n"]
-    return Line2D([], [], color="black", lw=2.0, label=f"BP = SG (grid contour; T6: $n^* = {n}$)")
+    return _line([], [], color="black", lw=2.0, label=f"BP = SG (grid contour; T6: $n^* = {n}$)")
 
 
 def _label_spots(contours) -> list[tuple[float, float]]:
@@ -97,7 +101,7 @@ def _mc_handles(ax, data: dict) -> list:
         z_ratio = "n/a" if pt["z_ratio"] is None else f"{pt['z_ratio']:+.1f}"
         label = (f"MC ${xsym}$={pt['x']:.3g}, ${ysym}$={pt['y']:.3g}: z(ratio) {z_ratio}, "
                  f"z(MSE at $\\lambda^*$) {pt['z_mix']:+.1f}")
-        handles.append(Line2D([], [], marker=marker, ms=8, mfc="white", mec="black", mew=1.5, ls="none",
+        handles.append(_line([], [], marker=marker, ms=8, mfc="white", mec="black", mew=1.5, ls="none",
                               label=label))
     return handles
 
@@ -111,7 +115,9 @@ def draw_map(data: dict, outdir: Path) -> list[Path]:
     gain = 100.0 * array(data["gain"])
     xe, ye = _edges(xs, data["x"]["scale"]), _edges(ys, data["y"]["scale"])
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13.0, 5.6))
+    from matplotlib.colors import TwoSlopeNorm
+
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(13.0, 5.6))
     finite = np.abs(log_ratio[np.isfinite(log_ratio)])
     span = max(float(finite.max()) if finite.size else 1.0, 0.5)
     mesh = left.pcolormesh(xe, ye, log_ratio, cmap="RdBu", norm=TwoSlopeNorm(0.0, -span, span), shading="flat",
@@ -124,7 +130,7 @@ def draw_map(data: dict, outdir: Path) -> list[Path]:
         left.clabel(cs, fmt=lambda v: rf"$\lambda^*$={v:g}", fontsize=8, inline_spacing=2,
                     manual=_label_spots(cs))
     handles = [_boundary(left, data, xs, ys, log_ratio),
-               Line2D([], [], color="0.2", lw=0.9, ls="--", label=r"T7: contours of $\lambda^*$ (1 = BP)")]
+               _line([], [], color="0.2", lw=0.9, ls="--", label=r"T7: contours of $\lambda^*$ (1 = BP)")]
     handles += _mc_handles(left, data)
     _setup(left, data, xs, ys)
     left.set_title("which wins: blue SG, red BP (white: equal)")

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 CASE_TITLES = {
     "noisy": "Case 1: noisy feedback",
@@ -20,25 +16,36 @@ MIX_COLOR = "#2e8b57"
 ADAPT_COLOR = "#8e44ad"
 EXACT_STYLE = dict(color="0.15", lw=1.0, ls="-", zorder=1)
 
-plt.rcParams.update(
-    {
-        "font.size": 11,
-        "axes.titlesize": 12,
-        "axes.labelsize": 11,
-        "legend.fontsize": 9,
-        "xtick.labelsize": 10,
-        "ytick.labelsize": 10,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "savefig.dpi": 150,
-    }
-)
+RC_PARAMS = {
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "savefig.dpi": 150,
+}
+
+
+@lru_cache(maxsize=None)
+def pyplot():
+    """matplotlib.pyplot on the Agg backend with this look; imported on the first figure, so that
+    commands which draw nothing do not pay for matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(RC_PARAMS)
+    return plt
 
 
 def panels(count: int, width: float = 4.6, height: float = 3.8, **kw):
-    fig, axes = plt.subplots(1, count, figsize=(width * count, height), squeeze=False, **kw)
+    fig, axes = pyplot().subplots(1, count, figsize=(width * count, height), squeeze=False, **kw)
     return fig, list(axes[0])
 
 
@@ -49,7 +56,7 @@ def save(fig, outdir: Path, name: str) -> list[Path]:
     paths = [outdir / f"{name}.png", outdir / f"{name}.pdf"]
     for path in paths:
         fig.savefig(path, bbox_inches="tight", metadata={"CreationDate": None} if path.suffix == ".pdf" else None)
-    plt.close(fig)
+    pyplot().close(fig)
     return paths
 
 

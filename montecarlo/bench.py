@@ -7,22 +7,29 @@ Throughput is counted in sample-evaluations per second: R * m * n * trials / sec
 expert's feedback sample in one state per unit. The RNG-only bound times the same chunks,
 threads and draw calls with nothing but the draws (their sum is kept so nothing is skipped).
 Each timing is the best of --repeat runs (default 2), the same for all three.
-It also prints the cost of one normal draw from montecarlo.rng and from numba's np.random.
+It also prints the cost of one normal draw from montecarlo.rng and from numba's np.random, and
+the end-to-end figure: the wall time of the same sweep as `sgbp explore expert` in a fresh
+process (imports, instances, exact values, kernel loading, sampling, output), beside the
+engine's sampling of that sweep timed in alternation with it (the same machine load), so that
+the fixed cost a user pays shows.
 JIT time is the first call of each kernel in this process: a compile on the first run, a load
-from numba's cache (cache=True) afterwards; the cache hits and misses are printed.
+from numba's cache (montecarlo.jit) afterwards; the cache hits and misses are printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import subprocess
+import sys
 import time
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from montecarlo import expert as engine
+from montecarlo.jit import kernel
 from montecarlo.reference import reference_trials
 from montecarlo.rng import chunk_states, fill_normal, fill_uniform
 from theory.feedback import FeedbackModel
@@ -30,7 +37,7 @@ from theory.instance import make_expert_instance
 from theory.params import CASES
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def _draws_only(states, sizes, R, n, per_sample, uniform):
     """The engine's draw pattern (same chunks, slabs and generator calls) and nothing else."""
     slab_states = max(1, engine.SLAB // (n * per_sample))
@@ -55,7 +62,7 @@ def _draws_only(states, sizes, R, n, per_sample, uniform):
     return sums
 
 
-@njit(cache=True)
+@kernel()
 def _numba_normals(seed, count):
     """numba's own np.random (MT19937, polar method), for comparison with montecarlo.rng."""
     np.random.seed(seed)
@@ -111,6 +118,36 @@ def warm_up() -> dict:
     return times
 
 
+def explore_command(ds, ns, trials: int, k: int, m: int, seed: int) -> list[str]:
+    """`sgbp explore expert` for the benchmark's sweep."""
+    return [sys.executable, "-m", "sgbp.cli", "explore", "expert", "--case", "all",
+            "--d", ",".join(map(str, ds)), "--k", str(k), "--m", str(m), "--n", ",".join(map(str, ns)),
+            "--seed", str(seed), "--trials", str(trials)]
+
+
+def end_to_end(ds, ns, trials: int, k: int, m: int, seed: int, repeat: int) -> tuple[float, float]:
+    """Best wall times of (the sweep as a command in a fresh process, the engine's sampling of the
+    same sweep in this process), taken in alternation so that both see the same machine load.
+    One untimed run first fills the caches a user's first run fills."""
+    command = explore_command(ds, ns, trials, k, m, seed)
+    engines = {d: engine.ExpertEngine(make_expert_instance(d, k, m, seed)) for d in ds}
+    runs = [(engines[d], n, FeedbackModel(case=case)) for d in ds for n in ns for case in CASES]
+
+    def command_once():
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+    def sampling_once():
+        for eng, n, fb in runs:
+            eng.simulate(fb, n, trials, seed, lam=0.5)
+
+    command_once()
+    wall, sampling = math.inf, math.inf
+    for _ in range(repeat):
+        wall = min(wall, _timed(command_once))
+        sampling = min(sampling, _timed(sampling_once))
+    return wall, sampling
+
+
 def run(ds, ns, trials: int, repeat: int = 2, k: int = 2, m: int = 5, seed: int = 0) -> None:
     t_first = warm_up()
     jit_s = sum(t_first.values())
@@ -145,6 +182,10 @@ def run(ds, ns, trials: int, repeat: int = 2, k: int = 2, m: int = 5, seed: int 
           f"RNG-only bound {tot['samples'] / tot['draws'] / 1e6:.1f} M/s")
     print(f"engine at {tot['draws'] / tot['engine']:.2f} of the RNG-only bound; "
           f"JIT first calls {jit_s:.2f} s (not in the totals)")
+    wall, sampling = end_to_end(ds, ns, trials, k, m, seed, repeat)
+    print(f"end to end (`sgbp explore expert` on this sweep, fresh process, best of {repeat}): {wall:.2f} s; "
+          f"the engine's sampling of the same sweep, timed in alternation: {sampling:.2f} s; "
+          f"fixed cost {wall - sampling:.2f} s")
 
 
 def main(argv=None) -> None:

@@ -27,14 +27,12 @@ from theory.checks import CheckResult, outcome
 from theory.exact import cell_average, crossover_n, exact_mse
 from theory.feedback import FeedbackModel
 from theory.instance import make_expert_instance
-from theory.params import CASES
+from theory.params import CASES, DETERMINISTIC
 from theory.pooling import exact_pooled, make_pooled_instance
 
 Z_TOL = 4.0
 MARGIN = 3.0
 METHOD = "Monte Carlo"
-# Settings that make each case's feedback deterministic (T5).
-DETERMINISTIC = {"noisy": {"sigma": 0.0}, "activation": {"p": 1.0}, "partial": {"tau": 0.0}}
 
 
 
@@ -73,7 +71,7 @@ def check_t1(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
         parts.append(f"{case}: {text}; ||E e_BP||^2 MC {_g(mc.bias_sq_bp)} ± {_g(mc.bias_sq_bp_se)} "
                      f"(z = {zb:+.2f}, exact 0)")
     return CheckResult(
-        id="T1",
+        id="T1-mc",
         statement="BP is unbiased and MSE_BP = sum_r sum_jj' <x_rj, x_rj'> Cov(fhat_j(r), fhat_j'(r))",
         method=METHOD,
         numbers=f"d={d}, k={k}, m={m}, n={n}, {trials} trials; ||E e||^2 from {groups} group means "
@@ -101,7 +99,7 @@ def check_t2(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
               exact_bias_sq=exact.bias_sq)
         parts.append(f"{case}: {t_mse}; {t_b}; {t_v}")
     return CheckResult(
-        id="T2",
+        id="T2-mc",
         statement="MSE_SG = ||bias||^2 + variance, exactly (here with a leak, so the bias is not zero)",
         method=METHOD,
         numbers=f"d={d}, k={k}, m={m}, n={n}, rho={rho}, {trials} trials; bias^2 = ||E e_SG||^2 from "
@@ -135,7 +133,7 @@ def check_t3(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
             parts.append(f"{label}, {case}: MSE_BP - MSE_SG MC {_g(gap)} ± {_g(se)} "
                          f"({gap / se:.1f} SE above 0), exact {_g(exact.mse_bp - exact.mse_sg)} (z = {z:+.2f})")
     return CheckResult(
-        id="T3",
+        id="T3-mc",
         statement="Under A and B, MSE_SG <= MSE_BP, also when contributions share parameters (not orthogonal)",
         method=METHOD,
         numbers=f"d={d}, k={k}, m={m}, n={n}, {trials} trials on common random numbers; required: gap more "
@@ -159,7 +157,7 @@ def check_t4(trials: int = 20000, seed: int = 0, d: int = 7, k: int = 2, m: int 
             lo, hi = mc.ratio_ci
             parts.append(f"{case}, n={n}: ratio {mc.ratio:.4g}, 95% [{lo:.4g}, {hi:.4g}] (z = {z:+.2f})")
     return CheckResult(
-        id="T4",
+        id="T4-mc",
         statement="With separate parameter blocks, MSE_BP / MSE_SG = |C| = 2^(d-k) in every case and for every n",
         method=METHOD,
         numbers=f"d={d}, k={k}, m={m}, 2^(d-k) = {target:g}, {trials} trials; paired delta-method interval "
@@ -190,7 +188,7 @@ def check_t5(trials: int = 200, seed: int = 0, d: int = 6, k: int = 2, m: int = 
             parts.append(f"{case}, rho={leak:g}: MC MSE_BP {_g(mc.mse_bp)} (SE {_g(mc.se_bp)}), MC MSE_SG "
                          f"{_g(mc.mse_sg)} (SE {_g(mc.se_sg)}), exact ||bias||^2 {_g(exact.bias_sq)}")
     return CheckResult(
-        id="T5",
+        id="T5-mc",
         statement="Without gradient uncertainty (A fails) BP is exact and MSE_SG = ||bias||^2 (0 under B)",
         method=METHOD,
         numbers=f"d={d}, k={k}, m={m}, n={n}, {trials} trials, sigma = 0 / p = 1 / tau = 0; required: BP error "
@@ -231,7 +229,7 @@ def check_t6(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
                      f"{_g(gap_low)} ± {_g(se_low)} ({gap_low / se_low:.1f} SE); n={n_high}: MSE_SG - MSE_BP "
                      f"{_g(gap_high)} ± {_g(se_high)} ({gap_high / se_high:.1f} SE)")
     return CheckResult(
-        id="T6",
+        id="T6-mc",
         statement="With a leak (B fails) SG is biased: it wins below the crossover n* and BP wins above it",
         method=METHOD,
         numbers=f"d={d}, k={k}, m={m}, leak set so that n* = {n_star:g}, {trials} trials on common random "
@@ -259,7 +257,7 @@ def check_t7(trials: int = 20000, seed: int = 0, d: int = 6, k: int = 2, m: int 
                      f"({vs_bp[0] / vs_bp[1]:.1f} SE), MSE_SG - MSE(lambda*) {_g(vs_sg[0])} "
                      f"({vs_sg[0] / vs_sg[1]:.1f} SE)")
     return CheckResult(
-        id="T7",
+        id="T7-mc",
         statement="The mixture at lambda* (strictly inside (0, 1) with a leak) beats both BP and SG",
         method=METHOD,
         numbers=f"d={d}, k={k}, m={m}, n={n}, leak set so that n* = {n_star:g}, {trials} trials on common "
@@ -326,7 +324,7 @@ def check_t8(trials: int = 4000, seed: int = 0, d: int = 5, k: int = 2, m: int =
                 f"n={n} lambda*={ls:.3f} mean lambda_hat={lh:.3f}±{se:.3f}"
                 + (f" (n gap = {n * (lh - ls):+.3f})" if leak else "") for n, ls, lh, se in points))
     return CheckResult(
-        id="T8",
+        id="T8-mc",
         statement="The authors' plug-in lambda approaches lambda* as the batch grows, at the rate K / n",
         method=METHOD,
         numbers=f"d={d}, k={k}, m={m}, {trials} trials a point; with a leak rho={rho:g}, gap = mean lambda_hat "
@@ -354,7 +352,7 @@ def check_t9(trials: int = 20000, seed: int = 0, Ks=(4, 8, 16), p: int = 2, q: i
         parts.append(f"K={K}: ratio {mc.ratio:.4g}, 95% [{mc.ratio_ci[0]:.4g}, {mc.ratio_ci[1]:.4g}], "
                      f"K/p = {K / p:g} (z = {z:+.2f}); largest |z| of a context's MSE_SG {z_sg:.2f}")
     return CheckResult(
-        id="T9",
+        id="T9-mc",
         statement="Pooled least-squares SG: sum_k MSE_BP,k / sum_k MSE_SG,k = K / p",
         method=METHOD,
         numbers=f"p={p}, q={q}, n={n}, sigma={sigma}, {trials} trials; |z| < {Z_TOL:g} required on the log "

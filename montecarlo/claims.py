@@ -130,8 +130,8 @@ def sweep_matches_exact(rows) -> list[CheckResult]:
     z = bonferroni_z(len(rows))
     out = []
     for key, rid, what, figure in (
-        ("z_bp", "T1", "MSE_BP", "mse_vs_d"),
-        ("z_sg", "T2", "MSE_SG", "mse_vs_d"),
+        ("z_bp", "T1-sweep", "MSE_BP", "mse_vs_d"),
+        ("z_sg", "T2-sweep", "MSE_SG", "mse_vs_d"),
     ):
         worst = max(rows, key=lambda r: abs(r[key]))
         out.append(CheckResult(
@@ -146,7 +146,7 @@ def sweep_matches_exact(rows) -> list[CheckResult]:
     worst_z, worst = max(zs, key=lambda t: t[0])
     exact_ok = all(abs(r["exact_ratio"] / 2.0 ** (r["d"] - r["k"]) - 1.0) < 1e-9 for r in rows)
     out.append(CheckResult(
-        id="T4",
+        id="T4-sweep",
         statement="MSE_BP / MSE_SG = 2^(d-k) on every configuration of the E1 sweep",
         method="exact + Monte Carlo",
         numbers=f"exact ratio equals 2^(d-k) to 1e-9 in {len(rows)} configurations: {exact_ok}; "

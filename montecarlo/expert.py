@@ -47,13 +47,15 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from montecarlo.jit import kernel
 from montecarlo.rng import chunk_states, fill_normal, fill_uniform
 from montecarlo.stats import Moments, ratio_interval
 from theory.exact import exact_mse
 from theory.feedback import FeedbackModel
 from theory.instance import ExpertInstance
+from theory.mixture import mixture_weights
 from theory.params import check_int, check_real
 
 CHUNK = 8  # trials per chunk: fixed, so results do not depend on the thread count
@@ -63,12 +65,15 @@ TILE = 256  # states per tile of the error pass
 FIELDS = ("s_bp", "s_sg", "s_x", "s_fixed", "s_adapt", "lambda_hat")
 
 
+_mixture_weights = kernel(inline="always")(mixture_weights)
+
+
 def slab_states(n: int, per_sample: int) -> int:
     """States per generator call: SLAB numbers, at least one state."""
     return max(1, SLAB // (n * per_sample))
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@kernel(fastmath={"reassoc", "contract"})
 def _draw_pass(st, buf, slab, n, shared, uniform, p, coef, quad, pj, pk, quad_sum, nu, ysum, ysq):
     """Draw one trial's samples, a slab of states per generator call.
 
@@ -137,7 +142,7 @@ def _draw_pass(st, buf, slab, n, shared, uniform, p, coef, quad, pj, pk, quad_su
     return spread
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@kernel(fastmath={"reassoc", "contract"})
 def _error_pass(xs, cms, nu, spread, spread_is_bp, table, cells, fbar, gpriv, gcom, gcom_total, lam, n,
                 eta, a, b, acc_a, acc_b, track, track_bp, track_sg):
     """Error blocks a_r = BP - grad and b_r = SG - grad of every state, TILE states at a time,
@@ -261,7 +266,7 @@ def _error_pass(xs, cms, nu, spread, spread_is_bp, table, cells, fbar, gpriv, gc
     return s_bp, s_sg, s_x, s_fix, g_u, uu, wu
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def _run_chunks(states, sizes, row_start, xs, cms, fbar, coef, quad, pj, pk, quad_sum, cells, inv_counts,
                 gpriv, gcom, gcom_total, n, uniform, shared, p, lam, slab,
                 out_count, out_mean, out_m2, rows, track_bp, track_sg):
@@ -314,7 +319,8 @@ def _run_chunks(states, sizes, row_start, xs, cms, fbar, coef, quad, pj, pk, qua
             b2 = max(ubar2 - v_hat, 0.0)
             den = v_hat + b2
             lam_hat = 1.0 if den <= 0.0 else min(max(1.0 + c_hat / den, 0.0), 1.0)
-            s_ad = lam_hat * lam_hat * s_bp + (1.0 - lam_hat) ** 2 * s_sg + 2.0 * lam_hat * (1.0 - lam_hat) * s_x
+            w_bp, w_sg, w_x = _mixture_weights(lam_hat)
+            s_ad = w_bp * s_bp + w_sg * s_sg + w_x * s_x
             vec[0] = s_bp
             vec[1] = s_sg
             vec[2] = s_x
@@ -390,7 +396,7 @@ class ExpertMC:
 
     @staticmethod
     def _weights(lam: float) -> np.ndarray:
-        return np.array([lam * lam, (1.0 - lam) ** 2, 2.0 * lam * (1.0 - lam), 0.0, 0.0, 0.0])
+        return np.array([*mixture_weights(lam), 0.0, 0.0, 0.0])
 
     def mse_at(self, lam: float) -> tuple[float, float]:
         """MSE of the mixture lam * BP + (1 - lam) * SG, with its standard error."""
@@ -422,12 +428,8 @@ class ExpertEngine:
         # State-last layouts: the kernels' inner loops run over consecutive states.
         self.xs = np.ascontiguousarray(x.transpose(1, 2, 0))  # (m, d, R)
         self.cms = np.ascontiguousarray(cm.transpose(1, 2, 0))  # (m, q, R)
-        cells = inst.cells()
-        self.cells = np.ascontiguousarray(cells.T, dtype=np.int64)  # (m, R)
-        nkeys = 2**inst.k
-        keys = self.cells + nkeys * np.arange(inst.m)[:, None]
-        counts = np.bincount(keys.ravel(), minlength=inst.m * nkeys).reshape(inst.m, nkeys)
-        self.inv_counts = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
+        self.cells = np.ascontiguousarray(inst.cells().T, dtype=np.int64)  # (m, R)
+        self.inv_counts = inst.inverse_cell_counts()
         self.pj, self.pk = (np.ascontiguousarray(v, dtype=np.int64) for v in np.triu_indices(inst.m))
 
     @property

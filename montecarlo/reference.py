@@ -37,8 +37,7 @@ def reference_trials(inst: ExpertInstance, fb: FeedbackModel, n: int, trials: in
     fbar = inst.clean_feedback(fb.rho)
     nkeys = 2**inst.k
     keys = inst.cells() + nkeys * np.arange(m)  # one bincount for all experts
-    counts = np.bincount(keys.ravel(), minlength=m * nkeys)
-    inv_counts = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
+    inv_counts = inst.inverse_cell_counts().ravel()
     grad = np.concatenate([np.einsum("rjd,rj->rd", x, fbar).ravel(), np.einsum("rjq,rj->q", cm, fbar)])
     gram = np.einsum("rjd,rkd->rjk", x, x) + np.einsum("rjq,rkq->rjk", cm, cm)
     shape = (R, n, 1 if fb.shared else m)

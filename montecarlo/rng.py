@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from montecarlo.jit import kernel
 
 ZIG_R = 3.6541528853610088
 ZIG_V = 0.00492867323399
@@ -46,12 +47,12 @@ def _ziggurat_tables():
 ZIG_ACCEPT, ZIG_WIDTH, ZIG_HEIGHT = _ziggurat_tables()
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _rotl(v, k):
     return (v << np.uint64(k)) | (v >> np.uint64(64 - k))
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _step(s0, s1, s2, s3):
     """One xoshiro256** step: (output, new state)."""
     out = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
@@ -65,13 +66,13 @@ def _step(s0, s1, s2, s3):
     return out, s0, s1, s2, s3
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _to_unit(word):
     """The top 53 bits as a double in [0, 1)."""
     return np.float64(np.int64(word >> np.uint64(11))) * _TWO53_INV
 
 
-@njit(cache=True)
+@kernel()
 def fill_uniform(state, out, start, stop):
     """out[start:stop] = U[0, 1) draws; advances state (4 uint64 words) in place."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
@@ -81,7 +82,7 @@ def fill_uniform(state, out, start, stop):
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
-@njit(cache=True)
+@kernel()
 def fill_normal(state, out, start, stop):
     """out[start:stop] = N(0, 1) draws (ziggurat); advances state in place."""
     acc = ZIG_ACCEPT

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from montecarlo.jit import kernel
 
 Z95 = 1.959963984540054
 
 
-@njit(cache=True)
+@kernel()
 def merge_chunks(count, mean, m2, counts, means, m2s):
     """Merge chunk moments into (count, mean, m2) in chunk order (Chan et al.'s pairwise update).
 

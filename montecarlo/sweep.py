@@ -21,10 +21,10 @@ import numpy as np
 from montecarlo.expert import ExpertEngine
 from montecarlo.stats import z_score
 from runner import Task, run_tasks
-from theory.exact import exact_mse
+from theory.exact import ExactMSE, exact_mse, with_samples
 from theory.feedback import FeedbackModel
 from theory.instance import make_expert_instance
-from theory.params import CASES, check_case, check_instance_shape, check_int
+from theory.params import CASES, check_case, check_instance_shape, check_int, check_leak
 
 CONFIG_KEYS = ("case", "d", "k", "m", "n", "seed", "sigma", "p", "tau", "rho", "shared_latent")
 ROW_KEYS = CONFIG_KEYS[:6] + ("trials",) + CONFIG_KEYS[6:] + (
@@ -55,8 +55,7 @@ def expert_configs(cases, ds, ks, ns, m: int = 5, seed: int = 0, sigma: float = 
         raise ValueError(f"k must be <= d for at least one (d, k) pair, got d in {ds}, k in {ks}")
     for d, k in pairs:
         check_instance_shape(d, k, m)
-        if rho != 0.0 and k == d:
-            raise ValueError(f"leak needs k < d (a coordinate outside S_j), got the pair k = {k}, d = {d}")
+        check_leak(rho, k, d)
     # Builds the model once to check sigma, p, tau and rho.
     FeedbackModel(case=cases[0], sigma=sigma, p=p, tau=tau, rho=rho, shared=shared)
     return [
@@ -77,11 +76,14 @@ def feedback_of(config: dict) -> FeedbackModel:
                          rho=config["rho"], shared=config["shared_latent"])
 
 
-def run_config(engine: ExpertEngine, config: dict, trials: int, seed: int) -> dict:
-    """One flat row: the configuration, the exact values and the Monte Carlo estimates."""
+def run_config(engine: ExpertEngine, config: dict, trials: int, seed: int, exact_one: ExactMSE | None = None) -> dict:
+    """One flat row: the configuration, the exact values and the Monte Carlo estimates.
+
+    exact_one: the exact values of this instance and feedback model at n = 1, when known.
+    """
     fb = feedback_of(config)
     n = config["n"]
-    exact = exact_mse(engine.inst, fb, n)
+    exact = with_samples(exact_one if exact_one is not None else exact_mse(engine.inst, fb, 1), n)
     mc = engine.simulate(fb, n, trials, noise_seed(seed, config["d"], config["k"], n, config["case"]),
                          lam=exact.lambda_star)
     row = {key: config[key] for key in CONFIG_KEYS} | {"trials": trials}
@@ -99,19 +101,33 @@ def run_config(engine: ExpertEngine, config: dict, trials: int, seed: int) -> di
     return {key: row[key] for key in ROW_KEYS}
 
 
-def run_sweep(configs: list[dict], trials: int, seed: int, progress=None) -> list[dict]:
-    """Rows in the order of `configs`. progress(done, total) is called after each row."""
+def instance_key(config: dict) -> tuple[int, int, int, int]:
+    """(d, k, m, seed): the arguments of make_expert_instance for a configuration."""
+    return config["d"], config["k"], config["m"], config["seed"]
+
+
+def run_sweep(configs: list[dict], trials: int, seed: int, progress=None, instances: dict | None = None) -> list[dict]:
+    """Rows in the order of `configs`. progress(done, total) is called after each row.
+
+    Each instance is drawn once (or taken from `instances`, keyed by instance_key), and its exact
+    values computed once per feedback model (at n = 1, then scaled to each n).
+    """
     check_int("trials", trials, 1)
     check_int("seed", seed, 0)
+    instances = instances or {}
     by_instance: dict[tuple, list[int]] = {}
     for i, config in enumerate(configs):
-        by_instance.setdefault((config["d"], config["k"], config["m"], config["seed"]), []).append(i)
+        by_instance.setdefault(instance_key(config), []).append(i)
     rows: list[dict | None] = [None] * len(configs)
     done = 0
-    for (d, k, m, inst_seed), indices in by_instance.items():
-        engine = ExpertEngine(make_expert_instance(d, k, m, inst_seed))
+    for key, indices in by_instance.items():
+        engine = ExpertEngine(instances[key] if key in instances else make_expert_instance(*key))
+        exact_one: dict[FeedbackModel, ExactMSE] = {}
         for i in indices:
-            rows[i] = run_config(engine, configs[i], trials, seed)
+            fb = feedback_of(configs[i])
+            if fb not in exact_one:
+                exact_one[fb] = exact_mse(engine.inst, fb, 1)
+            rows[i] = run_config(engine, configs[i], trials, seed, exact_one[fb])
             done += 1
             if progress is not None:
                 progress(done, len(configs))

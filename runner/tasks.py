@@ -14,12 +14,12 @@ import importlib
 import json
 import os
 import re
-import tempfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from theory.files import save_atomic
 from theory.params import check_int
 
 KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
@@ -62,21 +62,6 @@ def call(fn: str, config: dict):
 
 def result_path(out: Path, key: str) -> Path:
     return Path(out) / f"{key}.json"
-
-
-def save_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def load_done(task: Task, out: Path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from theory.params import CASES
 
@@ -58,3 +59,13 @@ def check_case_arg(case: str, sweep: bool = False) -> list[str]:
     if case not in allowed:
         raise ValueError(f"case must be one of {', '.join(allowed)}, got {case!r}")
     return list(CASES) if case == "all" else [case]
+
+
+def add_save_instance_arg(parser: argparse.ArgumentParser, help_extra: str = "") -> None:
+    parser.add_argument("--save-instance", metavar="PATH", help="write the instance as .npz" + help_extra)
+
+
+def check_output_path(name: str, path) -> None:
+    """A file the command will write: its folder must exist (checked before any work)."""
+    if path and not Path(path).resolve().parent.is_dir():
+        raise ValueError(f"{name}: the folder of {path} does not exist")

@@ -6,9 +6,9 @@ import json
 import tempfile
 from pathlib import Path
 
-from montecarlo.sweep import expert_configs, feedback_of, run_sweep, run_sweep_tasks, write_csv
+from montecarlo.sweep import expert_configs, feedback_of, instance_key, run_sweep, run_sweep_tasks, write_csv
 from runner import add_runner_args, runner_options
-from sgbp.args import add_expert_args, check_case_arg
+from sgbp.args import add_expert_args, add_save_instance_arg, check_case_arg, check_output_path
 from sgbp.progress import Progress
 from sgbp.theory_cmd import exact_row, json_number
 from theory.instance import make_expert_instance
@@ -33,6 +33,7 @@ def add_parser(subparsers) -> None:
     add_expert_args(expert, sweep=True)
     expert.add_argument("--trials", type=int, default=2000, help="trials per configuration (default 2000)")
     expert.add_argument("--out", metavar="CSV", help="write one row per configuration to this CSV file")
+    add_save_instance_arg(expert, " (one d and one k: a sweep over several (d, k) pairs has several instances)")
     add_runner_args(expert)
     expert.set_defaults(run=run_expert)
 
@@ -40,14 +41,22 @@ def add_parser(subparsers) -> None:
 def run_expert(args) -> int:
     cases = check_case_arg(args.case, sweep=True)
     check_int("trials", args.trials, 1)
-    if args.out and not Path(args.out).resolve().parent.is_dir():
-        raise ValueError(f"out: the folder of {args.out} does not exist")
+    check_output_path("out", args.out)
+    check_output_path("save-instance", args.save_instance)
     configs = expert_configs(cases, args.d, args.k, args.n, m=args.m, seed=args.seed, sigma=args.sigma,
                              p=args.p, tau=args.tau, rho=args.leak, shared=args.shared_latent)
+    keys = list(dict.fromkeys(instance_key(c) for c in configs))
+    if args.save_instance and len(keys) > 1:
+        raise ValueError(f"save-instance: saves one instance, got {len(keys)} (d, k) pairs; give one d and one k")
+    instances = {}
+    if args.save_instance or (len(configs) == 1 and args.json):
+        instances[keys[0]] = make_expert_instance(*keys[0])
+    if args.save_instance:
+        instances[keys[0]].save(args.save_instance)
     progress = Progress("explore expert") if len(configs) > 1 else None
     runner = runner_options(args)
     if runner["workers"] == 1 and runner["scheduler"] is None:
-        rows = run_sweep(configs, args.trials, args.seed, progress=progress)
+        rows = run_sweep(configs, args.trials, args.seed, progress=progress, instances=instances)
     elif args.out:
         rows = run_sweep_tasks(configs, args.trials, args.seed, tasks_folder(args.out), progress, **runner)
     else:
@@ -56,7 +65,7 @@ def run_expert(args) -> int:
     if args.out:
         write_csv(rows, args.out)
     if len(rows) == 1 and args.json:
-        print(json.dumps(_single_json(configs[0], rows[0])))
+        print(json.dumps(_single_json(configs[0], rows[0], instances[keys[0]])))
     elif args.json:
         print(json.dumps([{key: json_number(value) for key, value in row.items()} for row in rows]))
     else:
@@ -69,9 +78,8 @@ def tasks_folder(out: str) -> Path:
     return Path(f"{out}.tasks")
 
 
-def _single_json(config: dict, row: dict) -> dict:
+def _single_json(config: dict, row: dict, inst) -> dict:
     fb = feedback_of(config)
-    inst = make_expert_instance(config["d"], config["k"], config["m"], config["seed"])
     mc = {key: json_number(row[key]) for key in MC_KEYS}
     mc["ratio_ci"] = [json_number(row["ratio_lo"]), json_number(row["ratio_hi"])]
     mc |= {"lambda_adaptive": row["lambda_adaptive"], "lambda_adaptive_se": row["lambda_adaptive_se"]}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -47,7 +49,46 @@ false-alarm level of the whole report is thus at most about 6.6% (Bonferroni ove
 """
 
 
+# C<n> or T<n>, optionally with a suffix that tells rows of one result apart (T3-sym, T3-mc).
+ROW_ID = re.compile(r"([CT])([0-9]+)(-[A-Za-z0-9-]+)?")
+
+
+def result_number(check_id: str) -> int:
+    """The result's number in a row id: 3 for T3-sym, 10 for T10-mc, 2 for T2-shared."""
+    match = ROW_ID.fullmatch(check_id)
+    if match is None:
+        raise ValueError(f"check id must be C<n> or T<n> with an optional -suffix (T3-sym), got {check_id!r}")
+    return int(match.group(2))
+
+
+def check_ids(checks: list[CheckResult]) -> None:
+    """ValueError naming the first malformed or duplicated id."""
+    for c in checks:
+        result_number(c.id)
+    repeated = [i for i, count in Counter(c.id for c in checks).items() if count > 1]
+    if repeated:
+        raise ValueError(f"check id must be unique in a report, got {repeated[0]!r} "
+                         f"{sum(c.id == repeated[0] for c in checks)} times")
+
+
+def find_check(checks: list[CheckResult], check_id: str) -> CheckResult:
+    """The one row with this id; ValueError when there is none or more than one."""
+    found = [c for c in checks if c.id == check_id]
+    if len(found) != 1:
+        raise ValueError(f"check id {check_id!r}: expected one row, found {len(found)}")
+    return found[0]
+
+
+def rows_of(checks: list[CheckResult], result: str) -> list[CheckResult]:
+    """Every row of a result (T3: T3-sym, T3-mc, ...) in their order; ValueError when there is none."""
+    found = [c for c in checks if c.id == result or c.id.startswith(result + "-")]
+    if not found:
+        raise ValueError(f"result {result!r}: no check rows")
+    return found
+
+
 def save_checks(checks: list[CheckResult], path: Path) -> None:
+    check_ids(checks)
     path.write_text(json.dumps([asdict(c) for c in checks], indent=1) + "\n")
 
 
@@ -91,11 +132,6 @@ def summary_table(checks: list[CheckResult]) -> list[str]:
     return lines
 
 
-def _number(check: CheckResult) -> int:
-    digits = "".join(ch for ch in check.id[1:] if ch.isdigit())
-    return int(digits) if digits else 0
-
-
 def closed_forms_section(forms: dict[str, str]) -> list[str]:
     lines = ["", "## Closed forms derived with sympy", ""]
     for rid, tex in sorted(forms.items(), key=lambda item: int(item[0][1:])):
@@ -105,10 +141,14 @@ def closed_forms_section(forms: dict[str, str]) -> list[str]:
 
 def write_report(checks: list[CheckResult], path: Path, profile: str, seed: int,
                  closed_forms: dict[str, str] | None = None, figures_dir: Path | None = None) -> None:
-    """figures_dir: where the figures lie (default results/figures); links are relative to the report."""
+    """figures_dir: where the figures lie (default results/figures); links are relative to the report.
+
+    Rows are sorted by result number (T2, T2-shared, ..., T10-mc), keeping their order within a result.
+    """
+    check_ids(checks)
     figures = "results/figures" if figures_dir is None else Path(os.path.relpath(figures_dir, path.parent)).as_posix()
-    claims = sorted((c for c in checks if c.id.startswith("C")), key=_number)
-    results = sorted((c for c in checks if c.id.startswith("T")), key=_number)
+    claims = sorted((c for c in checks if c.id.startswith("C")), key=lambda c: result_number(c.id))
+    results = sorted((c for c in checks if c.id.startswith("T")), key=lambda c: result_number(c.id))
     lines = [HEADER.format(profile=profile, seed=seed), "## Summary", ""] + summary_table(checks)
     lines += ["", "## C-rows: claims of the paper", ""] + _table(claims, lambda c: SOURCES.get(c.id, ""), figures)
     lines += ["", "## T-rows: results of this formalisation (THEORY.md sections 4 and 6)", ""]

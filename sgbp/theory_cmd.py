@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import math
 
-from sgbp.args import add_expert_args, check_case_arg
+from sgbp.args import add_expert_args, add_save_instance_arg, check_case_arg, check_output_path
 from theory.exact import crossover_n, exact_mse
 from theory.feedback import FeedbackModel
 from theory.instance import make_expert_instance
-from theory.params import check_instance_shape, check_int
+from theory.params import check_instance_shape, check_int, check_leak
 
 THEORY_KEYS = ("mse_bp", "mse_sg", "ratio", "bias_sq", "lambda_star", "mse_mix")
 
@@ -19,18 +19,13 @@ def add_parser(subparsers) -> None:
     models = theory.add_subparsers(dest="model", required=True, parser_class=type(theory))
     expert = models.add_parser("expert", help="the finite-partition expert model (REFERENCE.md E1)")
     add_expert_args(expert)
-    expert.add_argument("--save-instance", metavar="PATH", help="write the instance as .npz")
+    add_save_instance_arg(expert)
     expert.set_defaults(run=run_expert)
 
 
 def feedback_from_args(args, case: str) -> FeedbackModel:
     return FeedbackModel(case=case, sigma=args.sigma, p=args.p, tau=args.tau, rho=args.leak,
                          shared=args.shared_latent)
-
-
-def check_leak(k: int, d: int, rho: float) -> None:
-    if rho != 0.0 and k >= d:
-        raise ValueError(f"leak needs k < d (a coordinate outside S_j), got k = {k}, d = {d}")
 
 
 def json_number(value):
@@ -54,7 +49,8 @@ def run_expert(args) -> int:
     check_instance_shape(args.d, args.k, args.m)
     check_int("n", args.n, 1)
     fb = feedback_from_args(args, case)
-    check_leak(args.k, args.d, fb.rho)
+    check_leak(fb.rho, args.k, args.d)
+    check_output_path("save-instance", args.save_instance)
     inst = make_expert_instance(args.d, args.k, args.m, args.seed)
     if args.save_instance:
         inst.save(args.save_instance)

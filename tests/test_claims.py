@@ -1,11 +1,12 @@
 """The paper's claims and the report, on tiny hand-made rows with known outcomes."""
 
 import math
+import re
 
 import pytest
 
 from montecarlo import claims
-from sgbp.report import failed, write_report
+from sgbp.report import failed, find_check, rows_of, save_checks, write_report
 from theory.checks import FAIL, NOT_YET, PASS, CheckResult
 
 
@@ -82,3 +83,60 @@ def test_cells_of_one_state_give_ratio_one_exactly():
     assert claims.ratio_z(row(d=4, k=4, ratio=1.5, half=0.0), 1.0) == math.inf
     result = claims.sg_beats_bp_everywhere([row(), single])
     assert result.passed and "ratio 1 in 1/1" in result.numbers
+
+
+def _rows(*ids, failing=()):
+    return [CheckResult(i, f"statement {i}", "symbolic", "x", FAIL if i in failing else PASS) for i in ids]
+
+
+def test_report_sorts_rows_by_result_number_and_keeps_their_order_within_a_result(tmp_path):
+    checks = _rows("T10-mc", "T2-sym", "C10", "T2-shared", "T10-sym", "T1-sym", "C2", "T2-mc")
+    path = tmp_path / "paper_checks.md"
+    write_report(checks, path, profile="quick", seed=0)
+    order = [line.split(" | ")[0][2:] for line in path.read_text().splitlines() if line.startswith("| C") or
+             line.startswith("| T")]
+    order = [rid for rid in order if rid[1:2].isdigit()]
+    assert order == ["C2", "C10", "T1-sym", "T2-sym", "T2-shared", "T2-mc", "T10-mc", "T10-sym"]
+    assert "THEORY.md T10 |" in path.read_text()
+
+
+@pytest.mark.parametrize("ids, bad", [(("T3-sym", "T3-mc", "T3-sym"), "T3-sym"), (("T3-sym", "X1"), "X1"),
+                                      (("T3", "T3 "), "T3 ")])
+def test_report_and_saved_checks_refuse_duplicated_or_malformed_ids(tmp_path, ids, bad):
+    checks = _rows(*ids)
+    with pytest.raises(ValueError, match=re.escape(repr(bad))):
+        write_report(checks, tmp_path / "paper_checks.md", profile="quick", seed=0)
+    with pytest.raises(ValueError, match=re.escape(repr(bad))):
+        save_checks(checks, tmp_path / "checks.json")
+    assert not (tmp_path / "paper_checks.md").exists() and not (tmp_path / "checks.json").exists()
+
+
+def test_looking_up_a_missing_or_duplicated_id_is_an_error():
+    checks = _rows("C1", "T3-sym", "T3-mc", "T30-mc") + _rows("C1")
+    with pytest.raises(ValueError, match="'C1': expected one row, found 2"):
+        find_check(checks, "C1")
+    with pytest.raises(ValueError, match="'C4': expected one row, found 0"):
+        find_check(checks, "C4")
+    assert [c.id for c in rows_of(checks, "T3")] == ["T3-sym", "T3-mc"]  # not T30-mc
+    with pytest.raises(ValueError, match="'T6'"):
+        rows_of(checks, "T6")
+
+
+@pytest.mark.parametrize("failing, c4, c5", [
+    ((), PASS, PASS),
+    (("T3-sym",), FAIL, PASS),  # the symbolic T3 counts although a Monte Carlo T3 row follows it
+    (("T3-mc",), FAIL, PASS),
+    (("C1",), FAIL, PASS),
+    (("T6-sym",), PASS, FAIL),
+    (("T7-mc",), PASS, FAIL),
+])
+def test_summary_claims_use_every_row_of_the_results_they_cite(failing, c4, c5):
+    from sgbp.reproduce_cmd import summary_claims
+
+    checks = _rows("C1", "T3-sym", "T6-sym", "T7-sym", "T3-mc", "T6-mc", "T7-mc", "T4-sweep", failing=failing)
+    out = {c.id: c for c in summary_claims(checks)}
+    assert (out["C4"].status, out["C5"].status) == (c4, c5)
+    assert out["C4"].numbers == "via " + ", ".join(
+        f"{i} ({FAIL if i in failing else PASS})" for i in ("C1", "T3-sym", "T3-mc"))
+    with pytest.raises(ValueError, match="'T3'"):
+        summary_claims([c for c in checks if not c.id.startswith("T3")])

@@ -79,6 +79,7 @@ BAD = [
     (["--case", "bogus"], "case"),
     (["--d", "21"], "d"),
     (["--d", "3", "--k", "3", "--leak", "0.5"], "leak"),
+    (["--save-instance", "/no/such/folder/inst.npz"], "save-instance"),
 ]
 
 

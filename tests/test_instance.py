@@ -142,9 +142,21 @@ def test_clean_feedback_formula():
     np.testing.assert_allclose(inst.clean_feedback(0.3)[r, j], expected + leak, rtol=1e-14)
 
 
-def test_leak_needs_k_below_d():
-    with pytest.raises(ValueError, match="k < d"):
+def test_leak_needs_k_below_d(capsys):
+    """The instance, a sweep's grid and both commands refuse a leak at k = d with the same line."""
+    from montecarlo.sweep import expert_configs
+    from sgbp.cli import main
+
+    line = "leak needs k < d (a coordinate outside S_j), got k = 3, d = 3"
+    with pytest.raises(ValueError) as err:
         make_expert_instance(3, 3, 2, seed=0).clean_feedback(0.5)
+    assert str(err.value) == line
+    with pytest.raises(ValueError) as err:
+        expert_configs(["noisy"], ds=[3, 4], ks=[3], ns=[1], rho=0.5)
+    assert str(err.value) == line
+    for command in ("theory", "explore"):
+        assert main([command, "expert", "--d", "3", "--k", "3", "--leak", "0.5"]) == 2
+        assert capsys.readouterr().err == f"sgbp: error: {line}\n"
 
 
 @pytest.mark.parametrize("kwargs,name", [({"d": 0, "k": 1, "m": 1}, "d"), ({"d": 21, "k": 2, "m": 1}, "d"),

@@ -54,3 +54,35 @@ def test_bad_input_exits_2_with_one_line(argv, text, capsys):
     assert main(["explore", "expert", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and text in err
+
+
+def test_save_instance_writes_the_instance_the_sweep_simulates(tmp_path, capsys):
+    import numpy as np
+
+    from theory.instance import NPZ_KEYS, ExpertInstance, make_expert_instance
+
+    path = tmp_path / "inst.npz"
+    args = ["explore", "expert", "--case", "all", "--d", "4", "--k", "2", "--m", "3", "--seed", "11", "--n", "1,2",
+            "--trials", "20", "--json"]
+    assert main(args + ["--save-instance", str(path)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    saved = ExpertInstance.load(path)
+    drawn = make_expert_instance(4, 2, 3, 11)
+    for key in NPZ_KEYS:
+        np.testing.assert_array_equal(getattr(saved, key), getattr(drawn, key))
+    assert main(args) == 0  # saving changes nothing of the sweep
+    assert json.loads(capsys.readouterr().out) == rows
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--d", "4,5"], "sgbp: error: save-instance: saves one instance, got 2 (d, k) pairs; give one d and one k"),
+    (["--d", "4", "--k", "2,3"], "sgbp: error: save-instance: saves one instance, got 2 (d, k) pairs; give one d and one k"),
+    (["--d", "4", "--save-instance", "/no/such/folder/inst.npz"], "sgbp: error: save-instance: the folder of "
+     "/no/such/folder/inst.npz does not exist"),
+])
+def test_save_instance_refuses_several_instances_and_missing_folders(tmp_path, capsys, extra, message):
+    path = tmp_path / "inst.npz"
+    args = ["explore", "expert", "--trials", "20", "--save-instance", str(path)] + extra
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [message]
+    assert not path.exists()

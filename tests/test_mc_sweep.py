@@ -39,15 +39,18 @@ def test_a_row_does_not_depend_on_the_sweep_around_it():
 
 
 def test_rows_carry_the_exact_values_of_sgbp_theory_expert():
-    config = expert_configs(["partial"], ds=[5], ks=[2], ns=[2], seed=4, rho=0.3)[0]
-    row = run_sweep([config], 300, seed=0)[0]
-    assert tuple(row) == ROW_KEYS
-    fb = FeedbackModel(case="partial", rho=0.3)
-    exact = exact_row(make_expert_instance(5, 2, 5, 4), fb, 2)
-    for key in ("mse_bp", "mse_sg", "ratio", "bias_sq", "lambda_star", "mse_mix"):
-        assert row[f"exact_{key}"] == exact[key]
-    assert row["z_bp"] == pytest.approx((row["mse_bp"] - row["exact_mse_bp"]) / row["se_bp"])
-    assert abs(row["z_bp"]) < 4 and abs(row["z_sg"]) < 4 and abs(row["z_mix"]) < 4
+    # Two cases and three n on one instance, with a leak (a bias that must not shrink with n): the
+    # sweep derives each n from its exact values at n = 1, which must match a direct evaluation.
+    configs = expert_configs(["partial", "activation"], ds=[5], ks=[2], ns=[1, 2, 3], seed=4, rho=0.3)
+    rows = run_sweep(configs, 300, seed=0)
+    inst = make_expert_instance(5, 2, 5, 4)
+    for config, row in zip(configs, rows):
+        assert tuple(row) == ROW_KEYS
+        exact = exact_row(inst, FeedbackModel(case=config["case"], rho=0.3), config["n"])
+        for key in ("mse_bp", "mse_sg", "ratio", "bias_sq", "lambda_star", "mse_mix"):
+            assert row[f"exact_{key}"] == pytest.approx(exact[key], rel=1e-12, abs=1e-300), (config, key)
+        assert row["z_bp"] == pytest.approx((row["mse_bp"] - row["exact_mse_bp"]) / row["se_bp"])
+        assert abs(row["z_bp"]) < 4 and abs(row["z_sg"]) < 4 and abs(row["z_mix"]) < 4
 
 
 def test_csv_round_trip(tmp_path):

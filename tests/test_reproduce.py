@@ -46,12 +46,19 @@ def test_results_are_saved_before_the_figures(run):
 def test_report_has_every_claim_and_result(run):
     _, report, checks = run
     text = report.read_text()
-    ids = {c.id for c in checks}
-    assert {f"C{i}" for i in range(1, 10)} <= ids
-    assert {f"T{i}" for i in range(1, 10)} <= ids
     maps = {c.id: c for c in checks if c.id.endswith("-map")}
     assert set(maps) == {"T6-map", "T7-map"} and all(c.passed for c in maps.values())
     assert "| T6-map |" in text and "map_n_leak.png" in text and "map_noise_leak.png" in text
+    ids = [c.id for c in checks]
+    assert len(set(ids)) == len(ids)
+    assert {f"C{i}" for i in range(1, 10)} <= set(ids)
+    assert {f"T{i}-{kind}" for i in range(1, 10) for kind in ("sym", "mc")} <= set(ids)
+    assert {"T1-sweep", "T2-sweep", "T4-sweep"} <= set(ids)
+    # C4 and C5 cite every row of the results they restate
+    c4 = next(c.numbers for c in checks if c.id == "C4")
+    c5 = next(c.numbers for c in checks if c.id == "C5")
+    assert all(f"{rid} (" in c4 for rid in ("C1", "T3-sym", "T3-mc"))
+    assert all(f"{rid} (" in c5 for rid in ("T6-sym", "T6-mc", "T7-sym", "T7-mc"))
     for cid in ("C3", "C8", "C9"):
         assert f"| {cid} |" in text
     assert text.count("**not yet reproduced**") == 3

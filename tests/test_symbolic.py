@@ -7,11 +7,12 @@ import pytest
 import sympy as sp
 
 from theory.checks import CheckResult
+from theory.covariance import numeric_covariance
 from theory.exact import exact_mse
 from theory.feedback import FeedbackModel
 from theory.instance import ExpertInstance, hypercube_codes
 from theory.symbolic import bias, estimators, mixture, noise, pooling
-from theory.symbolic.core import dot, expect, expect_sqnorm, identical, linear_parts
+from theory.symbolic.core import dot, expect, expect_dot, expect_sqnorm, identical, linear_parts
 from theory.symbolic.results import DERIVATIONS, latex, symbolic_checks
 
 CASES = ("noisy", "activation", "partial")
@@ -41,7 +42,7 @@ def test_independent_latents_are_uncorrelated(case):
 def test_numeric_covariance_evaluates_the_derived_expression(case):
     fbar, alpha = np.array([0.3, -1.2]), np.array([0.7, 2.0])
     sigma, p, tau = 0.4, 0.3, 0.9
-    var = noise.numeric_covariance(case, False)(fbar, fbar, alpha, alpha, sigma, p, tau)
+    var = numeric_covariance(case, False)(fbar, fbar, alpha, alpha, sigma, p, tau)
     expected = {"noisy": sigma**2 + 0 * fbar, "activation": fbar**2 * (1 - p) / p, "partial": alpha**2 * tau**2}[case]
     np.testing.assert_allclose(np.broadcast_to(var, (2,)), expected, rtol=1e-14)
 
@@ -68,6 +69,8 @@ def test_expectation_tools():
         expect(nu[0] ** 3, nu, moment)
     with pytest.raises(ValueError):
         linear_parts(sp.Matrix([nu[0] * nu[1]]), nu)
+    with pytest.raises(ValueError, match="polynomials"):
+        expect_dot(sp.Matrix([sp.sqrt(a) + nu[0]]), sp.Matrix([nu[0]]), nu, moment)
 
 
 def test_a_wrong_covariance_breaks_T1():
@@ -209,7 +212,7 @@ def test_T2_closed_form_agrees_with_the_exact_evaluator(case, shared):
 
 def test_registry_has_one_passing_symbolic_check_per_result():
     checks = symbolic_checks()
-    assert [c.id for c in checks] == [f"T{i}" for i in range(1, 10)]
+    assert [c.id for c in checks] == [f"T{i}-sym" for i in range(1, 10)]
     for c in checks:
         assert isinstance(c, CheckResult)
         assert c.method == "symbolic"

@@ -22,12 +22,11 @@ from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
 import numpy as np
-import sympy as sp
 
 from theory.feedback import FeedbackModel
 from theory.instance import ExpertInstance
+from theory.mixture import mixture_weights
 from theory.params import check_int
-from theory.symbolic.noise import fbar1, fbar2, feedback_covariance, feedback_variance
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,8 @@ def ratio(num, den):
 
 def mixture_mse(lam, bias_sq, var_bp, var_sg, cov):
     """E||lam e_BP + (1 - lam) e_SG||^2 (T7)."""
-    return lam**2 * var_bp + (1 - lam) ** 2 * (bias_sq + var_sg) + 2 * lam * (1 - lam) * cov
+    w_bp, w_sg, w_x = mixture_weights(lam)
+    return w_bp * var_bp + w_sg * (bias_sq + var_sg) + w_x * cov
 
 
 def optimal_lambda(bias_sq, var_bp, var_sg, cov):
@@ -246,6 +246,10 @@ def assemble(bias_sq, var_bp, var_sg, cov) -> dict:
 
 @lru_cache(maxsize=None)
 def _check_quadratic(case: str, shared: bool) -> None:
+    import sympy as sp  # only the rho expansion of the maps needs the derivation itself
+
+    from theory.symbolic.noise import fbar1, fbar2, feedback_covariance, feedback_variance
+
     expr = feedback_covariance(case, True) if shared else feedback_variance(case)
     if sp.Poly(expr, fbar1, fbar2).total_degree() > 2:
         raise ValueError(f"case {case}: the feedback covariance is not quadratic in fbar; no rho expansion")
@@ -272,3 +276,11 @@ def crossover_n(inst: ExpertInstance, fb: FeedbackModel, **kw) -> float:
     """T6's n* = (V_BP - V_SG) / ||b||^2 with the variances at n = 1 (inf without bias)."""
     bias_sq, var_bp, var_sg, _ = ExactEvaluator(inst, fb.shared, **kw).moments(fb)
     return crossover(bias_sq, var_bp, var_sg)
+
+
+def with_samples(one: ExactMSE, n: int) -> ExactMSE:
+    """The exact MSEs with n feedback samples per state from those with one: every noise term
+    (V_BP, V_SG, C) scales as 1/n and the bias does not (T6); lambda* and the mixture follow."""
+    check_int("n", n, 1)
+    values = assemble(one.bias_sq, one.var_bp / n, one.var_sg / n, one.cov / n)
+    return ExactMSE(**{key: float(values[key]) for key in EXACT_FIELDS})

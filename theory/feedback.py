@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory.params import check_case, check_real
-from theory.symbolic.noise import numeric_covariance
+from theory.covariance import numeric_covariance
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,6 @@ class FeedbackModel:
         check_real("p", self.p, lo=0.0, hi=1.0, lo_open=True)
         check_real("tau", self.tau, lo=0.0)
         check_real("rho", self.rho)
-
-    @property
-    def case_id(self) -> int:
-        return ("noisy", "activation", "partial").index(self.case)
 
     def sample_covariance(self, fbar: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """Per-sample covariance Sigma_r (R, m, m) of the m experts' feedback in each state."""

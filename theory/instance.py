@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from theory.params import check_instance_shape
+from theory.params import check_instance_shape, check_leak
 
 NPZ_KEYS = ("codes", "jacobians", "coords", "a", "b", "beta", "gamma", "alpha")
 LEAK_KEYS = ("leak_coord", "leak_c")
@@ -75,6 +75,13 @@ class ExpertInstance:
         """x_rj = w_r J_r^T e_j (R, m, d), uniform weights w_r = 1/R."""
         return np.matmul(self.expert_vectors(), self.jacobians) / self.R
 
+    def inverse_cell_counts(self) -> np.ndarray:
+        """1 / |C_jz| (m, 2^k) for expert j's cell key z; 0 for a key no state has (k = d)."""
+        nkeys = 2**self.k
+        keys = self.cells() + nkeys * np.arange(self.m)  # one bincount for all experts
+        counts = np.bincount(keys.ravel(), minlength=self.m * nkeys).reshape(self.m, nkeys)
+        return np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
+
     def cells(self) -> np.ndarray:
         """z_j(r) (R, m): the key sum_i bit_i 2^i of u_r on S_j, in [0, 2^k)."""
         bits = (self.codes[:, self.coords] > 0).astype(np.int64)  # (R, m, k)
@@ -90,8 +97,9 @@ class ExpertInstance:
 
     def leak_feedback(self) -> np.ndarray:
         """The leak's direction c_j u[l_j] (R, m): clean_feedback(rho) = clean_feedback(0) + rho * this."""
+        check_leak(1.0, self.k, self.d)
         if self.leak_coord is None:
-            raise ValueError("leak: needs k < d (a coordinate outside S_j); this instance has k == d")
+            raise ValueError("leak: this instance was saved without leak coordinates (leak_coord, leak_c)")
         return self.leak_c * self.codes[:, self.leak_coord]
 
     def save(self, path: str | Path) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 
 CASES = ("noisy", "activation", "partial")
+# The setting of each case's noise parameter that makes its feedback deterministic (T5: A fails).
+DETERMINISTIC = {"noisy": {"sigma": 0.0}, "activation": {"p": 1.0}, "partial": {"tau": 0.0}}
 
 # An instance stores 2^d Jacobians of d x d float64 numbers: 8 * 2^d * d^2 bytes, 3.4 GB at d = 20
 # and 15 GB at d = 22, beyond a 24 GB machine once the contributions and temporaries are added.
@@ -57,6 +59,12 @@ def check_real(name: str, value, lo: float | None = None, hi: float | None = Non
     if bad:
         raise ValueError(f"{name} must be in {span}, got {value}")
     return x
+
+
+def check_leak(rho: float, k: int, d: int) -> None:
+    """The leak adds rho c_j u[l_j] with l_j outside the k coordinates an expert reads: needs k < d."""
+    if rho != 0.0 and k >= d:
+        raise ValueError(f"leak needs k < d (a coordinate outside S_j), got k = {k}, d = {d}")
 
 
 def check_case(case: str) -> str:

@@ -141,7 +141,8 @@ def expect_dot(vec1: sp.Matrix, vec2: sp.Matrix, noise: Sequence[sp.Symbol], mom
     for zero-mean nu (the cross terms with one noise factor vanish).
 
     The inner products are formed in a polynomial ring (exact, and much faster than expanding
-    sympy expressions), grouped by the value of the second moment.
+    sympy expressions), grouped by the value of the second moment; every entry must be a
+    polynomial in its symbols, as in every model of theory.symbolic.
     """
     const1, coeffs1 = linear_parts(vec1, noise)
     const2, coeffs2 = linear_parts(vec2, noise)
@@ -151,17 +152,8 @@ def expect_dot(vec1: sp.Matrix, vec2: sp.Matrix, noise: Sequence[sp.Symbol], mom
     try:
         to_ring = [ring.from_expr(e) for e in entries]
     except (ValueError, TypeError, sp.CoercionFailed):
-        to_ring = None
-    if to_ring is None:  # entries that are not polynomials: plain sympy arithmetic
-        def inner(a, b):
-            return dot(a, b)
-        total = inner(const1, const2)
-        for k, a in enumerate(noise):
-            for l, b in enumerate(noise):
-                second = moment(a, b)
-                if second != 0:
-                    total += inner(coeffs1[k], coeffs2[l]) * second
-        return sp.expand(total)
+        raise ValueError("expect_dot: the vectors' entries must be polynomials in their symbols "
+                         "(rational coefficients)") from None
     dim = const1.shape[0]
     c1, c2 = to_ring[:dim], to_ring[dim:2 * dim]
     rest = to_ring[2 * dim:]

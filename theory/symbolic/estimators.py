@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import sympy as sp
 
+from theory import params
 from theory.symbolic import noise
 from theory.symbolic.core import (
     Derivation,
@@ -329,7 +330,9 @@ def t4_separation() -> Derivation:
 
 # ---------------------------------------------------------------- T5
 
-DETERMINISTIC = {"noisy": {noise.sigma: 0}, "activation": {noise.p: 1}, "partial": {noise.tau: 0}}
+# theory.params.DETERMINISTIC as substitutions of noise.py's symbols (exact rationals).
+DETERMINISTIC = {case: {getattr(noise, name): sp.nsimplify(value) for name, value in setting.items()}
+                 for case, setting in params.DETERMINISTIC.items()}
 
 
 def deterministic_covariances() -> dict:

@@ -1,7 +1,8 @@
 """Per-sample feedback covariance of the three sources of gradient uncertainty (THEORY.md 2).
 
 Derived with sympy.stats from the sampling model of each case; the numeric layer evaluates
-these expressions, so the variances it uses are the derived ones, not retyped ones.
+these expressions (printed as numpy code, theory.covariance), so the variances it uses are the
+derived ones, not retyped ones.
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ def feedback_variance(case: str) -> sp.Expr:
     return sp.factor(sp.simplify(covariance(f, f)))
 
 
-@lru_cache(maxsize=None)
-def numeric_covariance(case: str, shared: bool):
-    """A numpy function of ARGS: the shared-latent covariance, or (shared=False) the variance."""
+def numpy_code(case: str, shared: bool) -> str:
+    """A numpy expression in the names of ARGS: the shared-latent covariance, or (shared=False) the
+    variance; theory.covariance compiles it (and caches it, so that later runs need no sympy)."""
+    from sympy.printing.numpy import NumPyPrinter
+
     expr = feedback_covariance(case, True) if shared else feedback_variance(case)
-    return sp.lambdify(ARGS, expr, modules="numpy")
+    return NumPyPrinter().doprint(expr)

@@ -67,7 +67,7 @@ def _numbers(d: Derivation) -> str:
 @lru_cache(maxsize=None)
 def _checks() -> tuple[CheckResult, ...]:
     return tuple(
-        CheckResult(id=d.id, statement=d.statement, method="symbolic", numbers=_numbers(d), status=outcome(d.passed),
+        CheckResult(id=f"{d.id}-sym", statement=d.statement, method="symbolic", numbers=_numbers(d), status=outcome(d.passed),
                     figure=FIGURES.get(d.id))
         for d in derivations()
     )
@@ -81,7 +81,7 @@ def extension_checks() -> list[CheckResult]:
 
 
 def symbolic_checks() -> list[CheckResult]:
-    """One CheckResult per T1..T9; passed is the outcome of the exact identities checked."""
+    """One CheckResult per T1..T9 (ids T1-sym .. T9-sym); its status is the outcome of the exact identities."""
     return list(_checks())
 
 

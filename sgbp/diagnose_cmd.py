@@ -14,11 +14,11 @@ import numpy as np
 from montecarlo.diagnose import mean_se, mix_error, run_trials, sample_batches
 from montecarlo.rng import derived_seed
 from sgbp.args import add_expert_args, check_case_arg
-from sgbp.theory_cmd import check_leak, feedback_from_args, json_number
+from sgbp.theory_cmd import feedback_from_args, json_number
 from theory.diagnose import LEVEL, Structure, authors_lambda_limit, diagnose_instance
 from theory.exact import exact_mse
 from theory.instance import make_expert_instance
-from theory.params import check_instance_shape, check_int
+from theory.params import check_instance_shape, check_int, check_leak
 
 
 def add_parser(subparsers) -> None:
@@ -86,7 +86,7 @@ def run_expert(args) -> int:
     check_int("trials", args.trials, 1)
     check_int("seed", args.seed, 0)
     fb = feedback_from_args(args, case)
-    check_leak(args.k, args.d, fb.rho)
+    check_leak(fb.rho, args.k, args.d)
     inst = make_expert_instance(args.d, args.k, args.m, args.seed)
     config = {"case": case, "d": args.d, "k": args.k, "m": args.m, "n": args.n, "seed": args.seed, "trials": args.trials,
               "sigma": fb.sigma, "p": fb.p, "tau": fb.tau, "rho": fb.rho, "shared_latent": fb.shared, "level": LEVEL}

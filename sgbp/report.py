@@ -116,7 +116,7 @@ def _table(checks: list[CheckResult], source, figures: str) -> list[str]:
 
 def _t_source(check: CheckResult) -> str:
     rid = check.id.split("-")[0]
-    return f"THEORY.md {rid}" + (" (section 6, toolkit extension)" if _number(check) >= 10 else "")
+    return f"THEORY.md {rid}" + (" (section 6, toolkit extension)" if result_number(check.id) >= 10 else "")
 
 
 def tally(checks: list[CheckResult]) -> dict[str, int]:

@@ -64,7 +64,7 @@ def test_report_has_every_claim_and_result(run):
     assert text.count("**not yet reproduced**") == 3
     assert "C-rows" in text and "T-rows" in text
     assert text.count("$$") == 2 * 12  # one closed form per T1..T12
-    assert {"T10-sym", "T11-sym", "T12-sym", "T10-mc", "T11-mc", "T11-rep", "T12-mc"} <= ids
+    assert {"T10-sym", "T11-sym", "T12-sym", "T10-mc", "T11-mc", "T11-rep", "T12-mc"} <= set(ids)
     assert "T10-T12 are the toolkit's own extension" in text
     assert "section 6, toolkit extension" in text
     methods = {c.method for c in checks}

@@ -1,0 +1,147 @@
+"""Fused elementwise kernels (numba, serial) for the routed layer, the SG predictor and Adam.
+
+The matrix products stay in BLAS (numpy.matmul); these loops fuse the elementwise work around
+them so that each array is read once. Serial on purpose: parallelism comes from separate runs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+_TANH_CLAMP = np.float32(7.90531110763549805)
+_TANH_P = (np.float32(-2.76076847742355e-16), np.float32(2.00018790482477e-13), np.float32(-8.60467152213735e-11),
+           np.float32(5.12229709037114e-08), np.float32(1.48572235717979e-05), np.float32(6.37261928875436e-04),
+           np.float32(4.89352455891786e-03))
+_TANH_Q = (np.float32(1.19825839466702e-06), np.float32(1.18534705686654e-04), np.float32(2.26843463243900e-03),
+           np.float32(4.89352518554385e-03))
+
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def tanh32(x):
+    """float32 tanh as a rational function (absolute error below 3e-7); it vectorises, libm's does not."""
+    x = min(max(x, -_TANH_CLAMP), _TANH_CLAMP)
+    x2 = x * x
+    p = _TANH_P[0]
+    for c in _TANH_P[1:]:
+        p = x2 * p + c
+    q = _TANH_Q[0]
+    for c in _TANH_Q[1:]:
+        q = x2 * q + c
+    return x * p / q
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _slot_tanh32(pre, bias, y):
+    W, B, _ = pre.shape
+    mn = y.shape[2]
+    for w in range(W):
+        for b in range(B):
+            for k in range(mn):
+                y[w, b, k] = tanh32(pre[w, b, k] + bias[w, k])
+
+
+@njit(cache=True, error_model="numpy")
+def _slot_tanh64(pre, bias, y):
+    W, B, _ = pre.shape
+    mn = y.shape[2]
+    for w in range(W):
+        for b in range(B):
+            for k in range(mn):
+                y[w, b, k] = math.tanh(pre[w, b, k] + bias[w, k])
+
+
+def slot_tanh(pre, bias):
+    """y (W, B, M, n) = tanh(pre[..., :M*n] + bias): exact tanh in float64, tanh32 in float32."""
+    W, B, _ = pre.shape
+    M, n = bias.shape[1], bias.shape[2]
+    y = np.empty((W, B, M * n), dtype=pre.dtype)
+    (_slot_tanh32 if pre.dtype == np.float32 else _slot_tanh64)(pre, bias.reshape(W, M * n), y)
+    return y.reshape(W, B, M, n)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _route_and_mix(pre, y, scale):
+    W, B, M, n = y.shape
+    mn = M * n
+    out = np.zeros((W, B, n), dtype=y.dtype)
+    route = np.empty((W, B, M), dtype=y.dtype)
+    for w in range(W):
+        for b in range(B):
+            top = pre[w, b, mn] * scale
+            for m in range(1, M):
+                top = max(top, pre[w, b, mn + m] * scale)
+            total = 0.0
+            for m in range(M):
+                e = math.exp(pre[w, b, mn + m] * scale - top)
+                route[w, b, m] = e
+                total += e
+            for m in range(M):
+                r = route[w, b, m] / total
+                route[w, b, m] = r
+                for j in range(n):
+                    out[w, b, j] += r * y[w, b, m, j]
+    return out, route
+
+
+def routed_forward(pre, bias, scale):
+    """pre (W, B, M*n + M) = x @ weights^T -> out (W, B, n), route (W, B, M), y (W, B, M, n)."""
+    y = slot_tanh(pre, bias)
+    out, route = _route_and_mix(pre, y, pre.dtype.type(scale))
+    return out, route, y
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def routed_feedback(dout, route, y, scale):
+    """d out (W, B, n) -> G (W, B, M*n + M): d z of the slot maps, then scale * d logits of the routing."""
+    W, B, M, n = y.shape
+    mn = M * n
+    G = np.empty((W, B, mn + M), dtype=y.dtype)
+    dr = np.empty(M, dtype=np.float64)
+    for w in range(W):
+        for b in range(B):
+            mean = 0.0
+            for m in range(M):
+                r = route[w, b, m]
+                s = 0.0
+                for j in range(n):
+                    t = y[w, b, m, j]
+                    g = dout[w, b, j]
+                    s += g * t
+                    G[w, b, m * n + j] = r * g * (1.0 - t * t)
+                dr[m] = s
+                mean += r * s
+            for m in range(M):
+                G[w, b, mn + m] = scale * route[w, b, m] * (dr[m] - mean)
+    return G
+
+
+@njit(cache=True)
+def scatter_rows(dx, parents, pool):
+    """dx (C, B, k, n), parents (C, k) -> (pool, B, n): the sum over (c, p) with parents[c, p] = i."""
+    C, B, k, n = dx.shape
+    out = np.zeros((pool, B, n), dtype=dx.dtype)
+    for c in range(C):
+        for p in range(k):
+            i = parents[c, p]
+            for b in range(B):
+                for j in range(n):
+                    out[i, b, j] += dx[c, b, p, j]
+    return out
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def adam_update(param, grad, m1, m2, lr, beta1, beta2, eps, bias1, bias2):
+    """One Adam step in place on flat arrays; bias1 = 1 - beta1^t, bias2 = 1 - beta2^t."""
+    step = lr / bias1
+    root2 = math.sqrt(bias2)
+    for i in range(param.size):
+        g = grad[i]
+        a = beta1 * m1[i] + (1.0 - beta1) * g
+        v = beta2 * m2[i] + (1.0 - beta2) * g * g
+        m1[i] = a
+        m2[i] = v
+        param[i] -= step * a / (math.sqrt(v) / root2 + eps)

@@ -47,3 +47,28 @@ def test_bptt_matches_finite_differences(name):
         p += 0.3 * rng.normal(size=p.shape)
     xs, weights = sequence(2)
     assert finite_difference_check(policy, xs, weights, rng) < 1e-5
+
+
+def test_sparsenet_bptt_matches_finite_differences():
+    """The recurrent SparseNet: catches a wrong parent scatter (gradient to the wrong neuron of the
+    previous step), an embedding fed to the wrong neurons, or a wrong routed actor."""
+    rng = np.random.default_rng(5)
+    sizes = {"embed": 7, "sparse": {"width": 6, "size": 3, "parents": 2, "slots": 3, "input_neurons": 2}}
+    policy = build_policy("sparsenet-bptt", OBS, ACTIONS, rng, dtype=np.float64, sizes=sizes)
+    for p in policy.params.values():
+        p += 0.3 * rng.normal(size=p.shape)
+    xs, weights = sequence(6)
+    assert finite_difference_check(policy, xs, weights, rng, per_param=10) < 1e-5
+
+
+@pytest.mark.parametrize("name", ["gru", "lstm", "sparsenet-bptt"])
+def test_float32_stays_float32(name):
+    """A float64 constant in a backward silently doubles memory traffic and breaks the exact
+    BPTT-equals-mixture identity in float32; every gradient must keep its parameter's dtype."""
+    rng = np.random.default_rng(0)
+    policy = build_policy(name, OBS, ACTIONS, rng, dtype=np.float32)
+    xs, weights = sequence(7)
+    logits, trace = policy.forward(xs.astype(np.float32))
+    assert logits.dtype == np.float32
+    grads = policy.backward(trace, weights.astype(np.float32))
+    assert all(grads[k].dtype == np.float32 for k in policy.params)

@@ -7,7 +7,7 @@ import numpy as np
 from learning.dense import MLPHead, ObsEmbedding
 from learning.gru import GRUCore
 from learning.lstm import LSTMCore
-from learning.policy import RecurrentPolicy
+from learning.recurrent_policy import RecurrentPolicy
 from learning.rsparsenet import RecurrentSparseCore, RoutedActor
 
 EMBED = 128  # observation embedding

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from figures import expert_sweep, theory_figs
+from figures import bandit, expert_sweep, theory_figs
 
 SWEEP_FILE = "e1_sweep.csv"
 STUDY_FILES = {
@@ -14,6 +14,7 @@ STUDY_FILES = {
     "adaptive": "t8_adaptive.json",
     "pooling": "t9_pooling.json",
 }
+BANDIT_DIR = "e2"  # the results folder of `sgbp bandit` inside a reproduce results folder
 
 # figure name -> (data it reads, function)
 FIGURES = {
@@ -26,6 +27,14 @@ FIGURES = {
     "t7_mse_vs_lambda": ("mixture", theory_figs.mse_vs_lambda),
     "t8_adaptive_lambda": ("adaptive", theory_figs.adaptive_lambda_vs_batch),
     "t9_ratio_vs_K": ("pooling", theory_figs.ratio_vs_K),
+    "e2_reward_vs_step": ("bandit", bandit.reward_vs_step),
+    "e2_final_vs_p_flip": ("bandit", bandit.final_reward_vs_p_flip),
+    "e2_final_vs_lr": ("bandit", bandit.final_reward_vs_learning_rate),
+    "e2_final_vs_parents": ("bandit", bandit.final_reward_vs_parents),
+    "e2_lambda_vs_step": ("bandit", bandit.layer_mean_lambda_vs_step),
+    "e2_ablation": ("bandit", bandit.ablation_curves),
+    "e2_probe_mse": ("bandit", bandit.probe_mse_vs_step),
+    "e2_probe_lambda": ("bandit", bandit.adaptive_vs_measured_lambda),
 }
 
 
@@ -34,6 +43,10 @@ def load(results: Path, source: str):
         from montecarlo.sweep import read_csv
 
         return read_csv(results / SWEEP_FILE)
+    if source == "bandit":
+        from learning.sweeps import load_runs
+
+        return load_runs(results / BANDIT_DIR)
     return json.loads((results / STUDY_FILES[source]).read_text())
 
 

@@ -95,11 +95,12 @@ def run_key(config: dict) -> str:
 def sweep_tasks(name: str, base: dict, seeds, methods=None) -> list[Task]:
     """One task per configuration of the sweep and seed; base: configuration keys other than the sweep's.
 
-    The probes measure SparseNet's estimators: MLP runs get none.
+    The probes compare BP, SG and the mixture inside SparseNet trained with SG: in a sweep of several
+    methods only the SG runs get them (a single run takes base's probe_points as it is).
     """
     tasks = []
     for point in sweep_points(name, base, methods):
-        if point["method"] == "mlp":
+        if name != "run" and point["method"] not in ("sg", "sg-fixed"):
             point = point | {"probe_points": 0}
         for seed in seeds:
             config = full_config(base | point | {"seed": int(seed)})

@@ -60,7 +60,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--eval-points", type=int, help="evenly spaced evaluations of the noise-free reward (default 20)")
     p.add_argument("--eval-size", type=int, help="test images per evaluation, at most the test set (default 4000)")
     p.add_argument("--probe-points", type=int,
-                   help="steps at which the gradient-MSE probes measure BP, SG and the mixture (default 0: none)")
+                   help="steps at which the gradient-MSE probes measure BP, SG and the mixture (default 0: none; "
+                        "in a sweep, the SG runs only)")
     p.add_argument("--probe-draws", type=int, help="action and reward draws per probe (default 64)")
     p.add_argument("--probe-batch", type=int, help="contexts in a probe's batch (default 64)")
     p.add_argument("--data", help=f"one of {', '.join(DATASETS)} (default digits: scikit-learn's, no download)")

@@ -120,6 +120,6 @@ def test_results_do_not_depend_on_the_worker_count(tmp_path, capsys):
     sg = [v for k, v in one.items() if k.startswith("sg_")]
     assert sg[0]["eval"] != sg[1]["eval"] or sg[0]["lambda"] != sg[1]["lambda"]
     assert all(v["lambda"] and len(v["probes"]) == 1 for v in sg)
-    assert all(not v["probes"] for k, v in one.items() if k.startswith("mlp_"))
+    assert all(not v["probes"] for k, v in one.items() if not k.startswith("sg_"))
     text = capsys.readouterr().out
     assert "final reward" in text and "sg " in text and "mlp " in text

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from learning.synthetic import fixed_mix
 from learning.policy import expected_feedback, noisy_rewards, reinforce_feedback, sample_actions, softmax
 
 
@@ -60,9 +61,7 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
             lc = cache["layers"][l]
             Y.append(_neuron_vectors(layer.grads_from_feedback(lc, layer.slot_feedback(lc, net.pre_tanh(cache, l, preds[l])))))
 
-        def mix(l, delta):
-            lw = lambdas.values[l][:, None, None]
-            return lw * delta + (1.0 - lw) * preds[l]
+        mix = fixed_mix(net, cache, preds, lambdas.values)  # the training mixture, lambdas not updated
 
     acc = {k: [np.zeros(net.width) for _ in range(L)] for k in ("se_bp", "se_mix", "xx", "xy")}
     sum_x = [np.zeros_like(g) for g in G]

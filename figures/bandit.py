@@ -12,8 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from figures.style import ADAPT_COLOR, BP_COLOR, MIX_COLOR, SG_COLOR, panels, save
-from learning.config import METHOD_TITLES
 
+METHOD_TITLES = {
+    "sg": r"SparseNet, SG adaptive $\lambda$",
+    "sg-fixed": r"SparseNet, SG fixed $\lambda$",
+    "bp": "SparseNet, BP",
+    "mlp": "MLP, BP",
+}
 METHOD_COLORS = {"sg": ADAPT_COLOR, "sg-fixed": SG_COLOR, "bp": BP_COLOR, "mlp": "0.35"}
 CHANCE_NOTE = "chance"
 

@@ -52,9 +52,14 @@ def paired_test(diffs) -> dict:
     return {"status": status, "n": n, "mean": mean, "se": se, "t": t, "t_crit": crit}
 
 
+# what may differ between the two runs of a pair: the method, its own settings, and the probes (which
+# draw from their own random stream and leave training alone)
+PAIR_FREE = ("method", "lr", "lam", "probe_points", "probe_draws", "probe_batch")
+
+
 def _method_free(config: dict) -> tuple:
     """The settings two runs must share to be compared across methods (the seed included)."""
-    return tuple(sorted((k, str(v)) for k, v in config.items() if k not in ("method", "lr", "lam")))
+    return tuple(sorted((k, str(v)) for k, v in config.items() if k not in PAIR_FREE))
 
 
 def paired_areas(data: dict, sweep: str = C8_SWEEP, p_flip: float = C8_P_FLIP) -> list[tuple[int, float, float]]:

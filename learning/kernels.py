@@ -145,3 +145,141 @@ def adam_update(param, grad, m1, m2, lr, beta1, beta2, eps, bias1, bias2):
         m1[i] = a
         m2[i] = v
         param[i] -= step * a / (math.sqrt(v) / root2 + eps)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def route_mix(pre, bias, route):
+    """out (W, B, n) = sum_m route[w, b, m] * (pre[w, b, m*n + j] + bias[w, m, j])."""
+    W, B, M = route.shape
+    n = bias.shape[2]
+    out = np.zeros((W, B, n), dtype=pre.dtype)
+    for w in range(W):
+        for b in range(B):
+            for m in range(M):
+                r = route[w, b, m]
+                for j in range(n):
+                    out[w, b, j] += r * (pre[w, b, m * n + j] + bias[w, m, j])
+    return out
+
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _feedback_row(d, route, y, scale, out, mn):
+    """routed_feedback for one (neuron, sample): d (n,), route (M,), y (M, n) -> out (M*n + M,)."""
+    M, n = y.shape
+    mean = 0.0
+    for m in range(M):
+        s = 0.0
+        r = route[m]
+        for j in range(n):
+            t = y[m, j]
+            s += d[j] * t
+            out[m * n + j] = r * d[j] * (1.0 - t * t)
+        out[mn + m] = s
+        mean += r * s
+    for m in range(M):
+        out[mn + m] = scale * route[m] * (out[mn + m] - mean)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def mixed_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale):
+    """m = lam delta + (1 - lam) pred at h_l (lam per neuron), and the slot feedback G of m.
+
+    has_tanh: layer l >= 2, where h_l = tanh(out_l) + h_{l-1} and the feedback reaching the
+    routed output is m * (1 - tanh_out^2).
+    """
+    W, B, M, n = y.shape
+    mn = M * n
+    m_out = np.empty((W, B, n), dtype=delta.dtype)
+    G = np.empty((W, B, mn + M), dtype=delta.dtype)
+    d = np.empty(n, dtype=delta.dtype)
+    for w in range(W):
+        lw = lam[w]
+        for b in range(B):
+            for j in range(n):
+                mj = lw * delta[w, b, j] + (1.0 - lw) * pred[w, b, j]
+                m_out[w, b, j] = mj
+                if has_tanh:
+                    t = tanh_out[w, b, j]
+                    mj = mj * (1.0 - t * t)
+                d[j] = mj
+            _feedback_row(d, route[w, b], y[w, b], scale, G[w, b], mn)
+    return m_out, G
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def adaptive_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale, xx, tiny):
+    """The mixture's feedback and the adaptive lambda's per-sample terms, in one pass.
+
+    Returns m (W, B, n), Gcat (W, B, 3K) = [G of m | G_bp | U = G_sg - G_bp] where G_bp, G_sg are
+    the slot feedbacks of BP's and SG's signals at the routed output scaled to unit length, and
+    per sample uu = |u_i|^2, wu = <w_i, u_i> of the per-sample parameter gradients (xx = |x_i|^2).
+    G of m is lam |a| G_bp + (1 - lam) |c| G_sg (the feedback is linear in its input).
+    """
+    W, B, M, n = y.shape
+    mn = M * n
+    K = mn + M
+    m_out = np.empty((W, B, n), dtype=delta.dtype)
+    Gcat = np.empty((W, B, 3 * K), dtype=delta.dtype)
+    uu = np.empty((W, B))
+    wu = np.empty((W, B))
+    a = np.empty(n, dtype=delta.dtype)
+    c = np.empty(n, dtype=delta.dtype)
+    gs = np.empty(K, dtype=delta.dtype)
+    for w in range(W):
+        lw = lam[w]
+        for b in range(B):
+            na = 0.0
+            nc = 0.0
+            for j in range(n):
+                m_out[w, b, j] = lw * delta[w, b, j] + (1.0 - lw) * pred[w, b, j]
+                f = 1.0
+                if has_tanh:
+                    t = tanh_out[w, b, j]
+                    f = 1.0 - t * t
+                a[j] = delta[w, b, j] * f
+                c[j] = pred[w, b, j] * f
+                na += a[j] * a[j]
+                nc += c[j] * c[j]
+            na = max(math.sqrt(na), tiny)
+            nc = max(math.sqrt(nc), tiny)
+            for j in range(n):
+                a[j] /= na
+                c[j] /= nc
+            row = Gcat[w, b]
+            gb = row[K:2 * K]
+            _feedback_row(a, route[w, b], y[w, b], scale, gb, mn)
+            _feedback_row(c, route[w, b], y[w, b], scale, gs, mn)
+            ka = lw * na
+            kc = (1.0 - lw) * nc
+            s_uu = 0.0
+            s_wu = 0.0
+            b_uu = 0.0
+            b_wu = 0.0
+            for k in range(K):
+                g1 = gb[k]
+                u = gs[k] - g1
+                row[k] = ka * g1 + kc * gs[k]
+                row[2 * K + k] = u
+                s_uu += u * u
+                s_wu += g1 * u
+                if k < mn:
+                    b_uu += u * u
+                    b_wu += g1 * u
+            uu[w, b] = s_uu * xx[w, b] + b_uu
+            wu[w, b] = s_wu * xx[w, b] + b_wu
+    return m_out, Gcat, uu, wu
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def route_outer(route, dpred):
+    """H (W, B, M*n) with H[w, b, m*n + j] = route[w, b, m] * dpred[w, b, j]."""
+    W, B, M = route.shape
+    n = dpred.shape[2]
+    H = np.empty((W, B, M * n), dtype=dpred.dtype)
+    for w in range(W):
+        for b in range(B):
+            for m in range(M):
+                r = route[w, b, m]
+                for j in range(n):
+                    H[w, b, m * n + j] = r * dpred[w, b, j]
+    return H

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from learning.config import METHODS, make_config
+from learning.bandit import METHODS, full_config
 from runner import Task, run_tasks
 from runner.tasks import save_atomic
 
@@ -93,11 +93,17 @@ def run_key(config: dict) -> str:
 
 
 def sweep_tasks(name: str, base: dict, seeds, methods=None) -> list[Task]:
-    """One task per configuration of the sweep and seed; base: configuration keys other than the sweep's."""
+    """One task per configuration of the sweep and seed; base: configuration keys other than the sweep's.
+
+    The probes compare BP, SG and the mixture inside SparseNet trained with SG: in a sweep of several
+    methods only the SG runs get them (a single run takes base's probe_points as it is).
+    """
     tasks = []
     for point in sweep_points(name, base, methods):
+        if name != "run" and point["method"] not in ("sg", "sg-fixed"):
+            point = point | {"probe_points": 0}
         for seed in seeds:
-            config = make_config(**(base | point | {"seed": int(seed)}))
+            config = full_config(base | point | {"seed": int(seed)})
             tasks.append(Task(run_key(config), TRAIN, config))
     return tasks
 

@@ -54,8 +54,9 @@ def test_area_under_curve_is_the_mean_reward_over_steps():
 
 def _run(method, seed, rewards, p_flip=0.4, steps=None):
     steps = steps or list(range(0, 10 * len(rewards), 10))
+    # as in the sweeps, only the SG runs carry probes
     config = {"method": method, "seed": seed, "p_flip": p_flip, "lr": 1e-3 if method == "bp" else 5e-3,
-              "lam": 0.9, "steps": steps[-1], "width": 8}
+              "lam": 0.9, "steps": steps[-1], "width": 8, "probe_points": 2 if method == "sg" else 0}
     return {"config": config, "result": {"eval": [{"step": s, "reward": r} for s, r in zip(steps, rewards)]}}
 
 
@@ -79,6 +80,12 @@ def test_c8_pairs_runs_by_seed_and_applies_the_criterion():
     assert c8_check(_data([(bp, sg) for sg, bp in curves])).status == FAIL
     mixed = _data([([0.1, 0.5, 0.9], [0.1, 0.3, 0.7]), ([0.1, 0.3, 0.7], [0.1, 0.5, 0.9])])
     assert c8_check(mixed).status == INCONCLUSIVE
+
+
+def test_c8_pairs_only_runs_of_the_same_network():
+    data = _data([([0.1, 0.5, 0.9], [0.1, 0.3, 0.7]), ([0.2, 0.6, 0.8], [0.2, 0.4, 0.6])])
+    data["runs"]["bp1"]["config"]["width"] = 16
+    assert "1 seeds" in c8_check(data).numbers
 
 
 def test_c8_ignores_other_noise_levels_and_unpaired_seeds():

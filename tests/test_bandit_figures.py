@@ -8,7 +8,7 @@ import pytest
 
 import figures
 from figures import BANDIT_DIR
-from learning.config import DEFAULTS
+from learning.bandit import DEFAULTS
 from learning.sweeps import PROBE_FIELDS, load_manifest, sweep_points, sweep_tasks, write_tables
 from runner.tasks import record, result_path, save_atomic
 

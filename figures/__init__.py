@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from figures import bandit, expert_sweep, theory_figs
+from figures import bandit, expert_sweep, rl, theory_figs
+from learning.rl_sweeps import RL_DIR
 
 SWEEP_FILE = "e1_sweep.csv"
 STUDY_FILES = {
@@ -35,6 +36,9 @@ FIGURES = {
     "e2_ablation": ("bandit", bandit.ablation_curves),
     "e2_probe_mse": ("bandit", bandit.probe_mse_vs_step),
     "e2_probe_lambda": ("bandit", bandit.adaptive_vs_measured_lambda),
+    "e3_success_vs_steps": ("rl", rl.success_vs_steps),
+    "e3_final_vs_lr": ("rl", rl.final_success_vs_lr),
+    "e3_auc_vs_lr": ("rl", rl.success_area_vs_lr),
 }
 
 
@@ -47,6 +51,10 @@ def load(results: Path, source: str):
         from learning.sweeps import load_runs
 
         return load_runs(results / BANDIT_DIR)
+    if source == "rl":
+        from learning.rl_sweeps import load_runs as load_rl_runs
+
+        return load_rl_runs(results / RL_DIR)
     return json.loads((results / STUDY_FILES[source]).read_text())
 
 

@@ -22,18 +22,21 @@ def orthogonal(rng: np.random.Generator, rows: int, cols: int, dtype) -> np.ndar
 
 
 def leaky(x: np.ndarray) -> np.ndarray:
-    return np.where(x > 0, x, LEAK * x)
+    return np.maximum(x, LEAK * x)  # LEAK < 1
 
 
 def leaky_grad(x: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    return np.where(x > 0, dy, LEAK * dy)
+    slope = (x > 0).astype(dy.dtype)
+    slope *= 1.0 - LEAK
+    slope += LEAK
+    return dy * slope
 
 
 def layer_norm(x: np.ndarray):
     """Normalise each row to mean 0, variance 1 (no learned scale); returns (y, inverse std)."""
-    mu = x.mean(axis=-1, keepdims=True)
-    xc = x - mu
-    inv = 1.0 / np.sqrt((xc * xc).mean(axis=-1, keepdims=True) + LN_EPS)
+    scale = 1.0 / x.shape[-1]
+    xc = x - x.sum(axis=-1, keepdims=True) * scale
+    inv = 1.0 / np.sqrt(np.einsum("...i,...i->...", xc, xc)[..., None] * scale + LN_EPS)
     return xc * inv, inv
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from learning.adam import Adam
-from learning.mixing import lambda_from_moments, routed_plugin_moments, unit_rows
+from learning import kernels
+from learning.mixing import TINY_NORM, lambda_from_moments, routed_moments_from_sums
 from learning.reinforce import MAX_GRAD_NORM, clip_by_global_norm
 from learning.synthetic import SyntheticGradients
 
@@ -87,7 +88,7 @@ class RecurrentSG:
             mixed[t] = (lt * g + (1.0 - lt) * shat[t]) * keep[t][None, :, None]
             return mixed[t]
 
-        grads = policy.backward(trace, dlogits, mix=mix)
+        grads = policy.backward(trace, dlogits, mix=mix, inputs=[j[0] for j in joined])
         stats = {"sg_loss": self._fit(joined, shat, mixed, valid)}
         if self.adaptive:
             self._update_lambda(joined, g_true, shat, valid)
@@ -111,16 +112,32 @@ class RecurrentSG:
         return float(np.sum(err.astype(np.float64) ** 2) / count)
 
     def _update_lambda(self, joined, g_true, shat, valid) -> None:
-        """issue 8's plug-in lambda per neuron over the valid (t, episode) samples, then momentum."""
-        rows = np.flatnonzero(valid.reshape(-1))
-        if len(rows) < 2:
+        """issue 8's plug-in lambda per neuron over the valid (t, episode) samples, then momentum.
+
+        issue 8's fused kernel gives each sample's unit-scaled BP and SG slot feedbacks and the
+        per-sample terms; one product per layer gives the batch sums."""
+        count = int(valid.sum())
+        if count < 2:
             return
+        # steps after an episode's end take part with zero BP and SG feedback, so they add nothing
+        # to the sums; the per-sample means are rescaled to the valid samples
+        keep = valid.reshape(-1)[None, :, None]
+        rescale = keep.size / count
         moments = []
-        for layer, cache, g, s in zip(self.core.layers, joined, self._split(g_true), self._split(shat)):
-            cache_v = tuple(a[:, rows] for a in cache)
-            G_bp = layer.slot_feedback(cache_v, unit_rows(g[:, rows]))
-            G_sg = layer.slot_feedback(cache_v, unit_rows(s[:, rows]))
-            moments.append(routed_plugin_moments(G_bp, G_sg, cache_v[0], layer.slots * layer.out_dim))
+        for layer, (x, route, y), g, s in zip(self.core.layers, joined, self._split(g_true), self._split(shat)):
+            xx = np.einsum("wbd,wbd->wb", x, x).astype(np.float64)
+            K = layer.weights.shape[1]
+            mn = layer.slots * layer.out_dim
+            _, Gcat, uu, wu = kernels.adaptive_feedback(
+                np.ascontiguousarray(g), np.ascontiguousarray(s * keep), np.ones(layer.width, x.dtype), _NO_TANH,
+                False, route, y, x.dtype.type(layer.scale), xx, TINY_NORM)
+            S = np.matmul(Gcat[:, :, K:].transpose(0, 2, 1), x)  # (width, 2K, in): BP's and U's sums
+            sums = Gcat[:, :, K:].sum(axis=1, dtype=np.float64)
+            moments.append(routed_moments_from_sums(S[:, :K], S[:, K:], sums[:, :mn], sums[:, K:K + mn],
+                                                    uu * rescale, wu * rescale, count))
         v, c, b2 = (np.concatenate(m) for m in zip(*moments))
         batch_lam = lambda_from_moments(v, c, b2, self.lam)
         self.lam = self.momentum * self.lam + (1.0 - self.momentum) * batch_lam
+
+
+_NO_TANH = np.zeros((0, 0, 0), dtype=np.float32)

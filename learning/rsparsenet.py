@@ -73,44 +73,47 @@ class RecurrentSparseCore:
         """(batch, width * size) gradient of the features -> (width, batch, size)."""
         return dfeat.reshape(dfeat.shape[0], self.width, self.size).transpose(1, 0, 2)
 
-    def step_backward(self, cache, g: np.ndarray):
-        """Feedback g at h_t (width, batch, size) -> (slot feedback of each layer, feedback at h_{t-1}
-        through the parents, gradient of the embedding u_t)."""
+    def step_backward(self, cache, g: np.ndarray, G_out):
+        """Feedback g at h_t (width, batch, size) -> feedback at h_{t-1} through the parents and the
+        gradient of the embedding u_t; each layer's slot feedback is written into G_out."""
         lin, lrest = self.layers
-        G_in = lin.slot_feedback(cache[0], g[:self.n_in])
-        G_rest = lrest.slot_feedback(cache[1], g[self.n_in:])
+        G_in = G_out[0][...] = lin.slot_feedback(cache[0], g[:self.n_in])
+        G_rest = G_out[1][...] = lrest.slot_feedback(cache[1], g[self.n_in:])
         dx_in = lin.input_grad(G_in)
         dx_rest = lrest.input_grad(G_rest)
         kn = self.k * self.size
         g_prev = self.scatter(np.concatenate([dx_in[:, :, :kn], dx_rest]))
-        return (G_in, G_rest), g_prev, dx_in[:, :, kn:].sum(axis=0)
+        return g_prev, dx_in[:, :, kn:].sum(axis=0)
 
-    def parameter_grads(self, caches: list, feedback: list) -> dict:
-        """Weight gradients from every step's slot feedback, in one product per layer."""
-        grads = {}
-        for i, name in enumerate(("in", "rest")):
-            x = np.concatenate([c[i][0] for c in caches], axis=1)
-            G = np.concatenate([f[i] for f in feedback], axis=1)
-            g = self.layers[i].grads_from_feedback((x, None, None), G)
-            grads[f"{name}.weights"], grads[f"{name}.bias"] = g["weights"], g["bias"]
-        return grads
+    @staticmethod
+    def joined_inputs(caches: list) -> list:
+        """Each layer's neuron inputs over all steps, (layer width, T * batch, in)."""
+        return [np.concatenate([c[i][0] for c in caches], axis=1) for i in range(2)]
 
-    def backward(self, caches: list, dfeat: np.ndarray, mix=None):
+    def backward(self, caches: list, dfeat: np.ndarray, mix=None, inputs=None):
         """Backpropagation through time. dfeat: (T, batch, width * size) from the head.
 
         mix: optional (t, g) -> the feedback to pass on in place of g, the feedback that reached
         h_t (from the head at t and from step t + 1); SG mixing at every time step uses it.
+        inputs: joined_inputs(caches), when the caller has them already.
         """
-        steps = dfeat.shape[0]
-        carry = np.zeros((self.width, dfeat.shape[1], self.size), dfeat.dtype)
-        feedback = [None] * steps
-        du = np.empty((steps, dfeat.shape[1], self.embed), dfeat.dtype)
+        steps, batch = dfeat.shape[:2]
+        carry = np.zeros((self.width, batch, self.size), dfeat.dtype)
+        # every step's slot feedback side by side, for one weight-gradient product per layer
+        G = [np.empty((l.width, steps * batch, l.weights.shape[1]), dfeat.dtype) for l in self.layers]
+        du = np.empty((steps, batch, self.embed), dfeat.dtype)
         for t in range(steps - 1, -1, -1):
             g = self.feedback_at_state(dfeat[t]) + carry
             if mix is not None:
                 g = mix(t, g)
-            feedback[t], carry, du[t] = self.step_backward(caches[t], g)
-        return self.parameter_grads(caches, feedback), du
+            cols = slice(t * batch, (t + 1) * batch)
+            carry, du[t] = self.step_backward(caches[t], g, (G[0][:, cols], G[1][:, cols]))
+        x = inputs if inputs is not None else self.joined_inputs(caches)
+        grads = {}
+        for i, name in enumerate(("in", "rest")):
+            g = self.layers[i].grads_from_feedback((x[i], None, None), G[i])
+            grads[f"{name}.weights"], grads[f"{name}.bias"] = g["weights"], g["bias"]
+        return grads, du
 
 
 class RoutedActor:

@@ -93,3 +93,37 @@ def test_adaptive_lambda_moves_and_sg_learns():
     assert np.all(sg.lam <= 1.0) and np.all(sg.lam >= 0.9) and sg.lam.min() < 1.0
     _, s2 = sg.backward(policy, trace, dz, valid)
     assert s2["sg_loss"] < s1["sg_loss"]
+
+
+def test_lambda_update_is_the_plug_in_over_valid_samples(monkeypatch):
+    """The fused update equals issue 8's plug-in (routed_plugin_moments on unit-scaled BP and SG
+    feedbacks) over the valid (step, episode) samples, then momentum 0.9 (catches padding steps
+    counted as samples, or BP and SG swapped)."""
+    from learning.mixing import lambda_from_moments, routed_plugin_moments, unit_rows
+
+    policy, sg, xs, dz, valid = setup(3)
+    for p in sg.sg.params():
+        p *= 0.01
+    _, trace = policy.forward(xs)
+    seen = {}
+    update = RecurrentSG._update_lambda
+
+    def spy(self, joined, g_true, shat, valid):
+        seen["args"] = (joined, g_true.copy(), shat.copy())
+        return update(self, joined, g_true, shat, valid)
+
+    monkeypatch.setattr(RecurrentSG, "_update_lambda", spy)
+    before = sg.lam.copy()
+    sg.backward(policy, trace, dz, valid)
+    joined, g_true, shat = seen["args"]
+    rows = np.flatnonzero(valid.reshape(-1))
+    moments = []
+    for layer, cache, g, s in zip(sg.core.layers, joined, sg._split(g_true), sg._split(shat)):
+        kept = tuple(a[:, rows] for a in cache)
+        moments.append(routed_plugin_moments(layer.slot_feedback(kept, unit_rows(g[:, rows])),
+                                             layer.slot_feedback(kept, unit_rows(s[:, rows])), kept[0],
+                                             layer.slots * layer.out_dim))
+    v, c, b2 = (np.concatenate(m) for m in zip(*moments))
+    expected = 0.9 * before + 0.1 * lambda_from_moments(v, c, b2, before)
+    np.testing.assert_allclose(sg.lam, expected, rtol=1e-10, atol=1e-12)
+    assert np.all(g_true.transpose(0, 2, 1, 3)[~valid] == 0)  # no feedback after an episode's end

@@ -54,7 +54,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--neuron", type=int, help="numbers each neuron outputs (default 10)")
     p.add_argument("--slots", type=int, help="slots per neuron (default 5)")
     p.add_argument("--first-inputs", type=int, help="pixels each first-layer neuron reads (default neuron x parents: 50)")
-    p.add_argument("--mlp-width", type=int, help="width of the MLP's 5 tanh layers (default 745)")
+    p.add_argument("--mlp-width", type=int, help="width of the MLP's tanh layers, --layers of them (default 745)")
     p.add_argument("--batch", type=int, help="contexts per step (default 64)")
     p.add_argument("--steps", type=int, help="training steps (default 1500)")
     p.add_argument("--eval-points", type=int, help="evenly spaced evaluations of the noise-free reward (default 20)")

@@ -42,6 +42,13 @@ def _timed(f) -> float:
     return time.process_time() - t
 
 
+def logit_flops(cfg: dict, n_actions: int = 9) -> int:
+    """SparseNet's logit layer: forward, then the key gradient and the feedback to h_L in each backward
+    pass (one with BP; with SG also the pass that builds the SG targets)."""
+    products = 3 if cfg["method"] == "bp" else 5
+    return products * 2 * cfg["batch"] * cfg["width"] * cfg["neuron"] * n_actions
+
+
 def step_flops(cfg: dict, in_dim: int = 784, n_actions: int = 9) -> float:
     """Matrix-product FLOPs of one training step of cfg's method (multiply-adds counted as 2)."""
     B, L = cfg["batch"], cfg["layers"]
@@ -54,10 +61,9 @@ def step_flops(cfg: dict, in_dim: int = 784, n_actions: int = 9) -> float:
     D = [first] + [n * cfg["parents"]] * (L - 1)
     K, mn = M * n + M, M * n
     per = [2 * W * B * d for d in D]  # one product per row of the neuron's matrix
-    logits = 2 * B * W * n * n_actions
-    forward = sum(p * K for p in per) + logits
-    input_grads = sum(p * K for p in per[1:]) + logits
-    bp = forward + sum(p * K for p in per) + input_grads + logits
+    forward = sum(p * K for p in per)
+    input_grads = sum(p * K for p in per[1:])
+    bp = forward + sum(p * K for p in per) + input_grads + logit_flops(cfg, n_actions)
     if cfg["method"] == "bp":
         return bp
     sg = 2 * sum(p * mn for p in per) + input_grads + sum(p * mn for p in per)  # predict twice, targets, SG grads

@@ -85,6 +85,15 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path, mon
     assert (tmp_path / "runs.csv").read_text().count("\n") == 1 + 6
 
 
+def test_single_runs_add_up_in_the_tables(tmp_path, capsys):
+    args = ["bandit", "--out", str(tmp_path)] + TINY_ARGS
+    assert main(args + ["--method", "bp", "--seeds", "0-1"]) == 0
+    assert main(args + ["--method", "mlp", "--seeds", "1"]) == 0
+    text = (tmp_path / "runs.csv").read_text()
+    assert text.count("\nbp_") == 2 and text.count("\nmlp_") == 1
+    assert "mlp " in capsys.readouterr().out
+
+
 def test_saved_run_of_another_configuration_is_refused(tmp_path, capsys):
     args = ["bandit", "--out", str(tmp_path)] + TINY_ARGS
     assert main(args + ["--seeds", "0"]) == 0

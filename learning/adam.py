@@ -15,7 +15,7 @@ class Adam:
             raise ValueError(f"lr must be > 0, got {lr}")
         for p in params:
             if not p.flags.c_contiguous:
-                raise ValueError("Adam needs C-contiguous parameter arrays (updated in place through a flat view)")
+                raise ValueError("Adam needs C-contiguous parameter arrays (updated in place through a 2-D view)")
         self.params = params
         self.lr, self.beta1, self.beta2, self.eps = float(lr), float(betas[0]), float(betas[1]), float(eps)
         self.m1 = [np.zeros_like(p) for p in params]
@@ -29,6 +29,16 @@ class Adam:
         bias1 = 1.0 - self.beta1 ** self.t
         bias2 = 1.0 - self.beta2 ** self.t
         for p, g, m1, m2 in zip(self.params, grads, self.m1, self.m2):
-            g = np.ascontiguousarray(g, dtype=p.dtype)
-            kernels.adam_update(p.reshape(-1), g.reshape(-1), m1.reshape(-1), m2.reshape(-1),
-                                self.lr, self.beta1, self.beta2, self.eps, bias1, bias2)
+            if g.shape != p.shape:
+                raise ValueError(f"gradient shape {g.shape} does not match parameter shape {p.shape}")
+            t = p.dtype.type
+            kernels.adam_update(_rows(p), _rows(g.astype(p.dtype, copy=False)), _rows(m1), _rows(m2),
+                                t(self.beta1), t(1.0 - self.beta1), t(self.beta2), t(1.0 - self.beta2),
+                                t(self.lr / bias1), t(np.sqrt(bias2)), t(self.eps))
+
+
+def _rows(a: np.ndarray) -> np.ndarray:
+    """a as 2-D (first axis, the rest), a view when its trailing axes are contiguous, else a copy."""
+    if a.ndim == 0:
+        return a.reshape(1, 1)
+    return a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(1, -1)

@@ -89,7 +89,8 @@ def c8_check(data: dict) -> CheckResult:
                     if k in data["runs"]})
     if pairs:
         sg, bp = np.array([p[1] for p in pairs]), np.array([p[2] for p in pairs])
-        numbers = (f"p_flip {C8_P_FLIP}, {test['n']} seeds, {'/'.join(map(str, steps))} steps: area under the eval "
+        seeds = f"{test['n']} seed" + ("" if test["n"] == 1 else "s")
+        numbers = (f"p_flip {C8_P_FLIP}, {seeds}, {'/'.join(map(str, steps))} steps: area under the eval "
                    f"reward curve SG adaptive {sg.mean():.3f}, BP {bp.mean():.3f}; difference {test['mean']:+.3f} "
                    f"(SE {test['se']:.3f}), paired t = {test['t']:.2f} against +-{test['t_crit']:.2f}")
     else:

@@ -20,7 +20,7 @@ _TANH_Q = (np.float32(1.19825839466702e-06), np.float32(1.18534705686654e-04), n
            np.float32(4.89352518554385e-03))
 
 
-@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+@njit(cache=True, inline="always", fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
 def tanh32(x):
     """float32 tanh as a rational function (absolute error below 3e-7); it vectorises, libm's does not."""
     x = min(max(x, -_TANH_CLAMP), _TANH_CLAMP)
@@ -34,7 +34,7 @@ def tanh32(x):
     return x * p / q
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+@njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
 def _slot_tanh32(pre, bias, y):
     W, B, _ = pre.shape
     mn = y.shape[2]
@@ -63,7 +63,7 @@ def slot_tanh(pre, bias):
     return y.reshape(W, B, M, n)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+@njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
 def _route_and_mix(pre, y, scale):
     W, B, M, n = y.shape
     mn = M * n
@@ -94,7 +94,7 @@ def routed_forward(pre, bias, scale):
     return out, route, y
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+@njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
 def routed_feedback(dout, route, y, scale):
     """d out (W, B, n) -> G (W, B, M*n + M): d z of the slot maps, then scale * d logits of the routing."""
     W, B, M, n = y.shape
@@ -133,21 +133,22 @@ def scatter_rows(dx, parents, pool):
     return out
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def adam_update(param, grad, m1, m2, lr, beta1, beta2, eps, bias1, bias2):
-    """One Adam step in place on flat arrays; bias1 = 1 - beta1^t, bias2 = 1 - beta2^t."""
-    step = lr / bias1
-    root2 = math.sqrt(bias2)
-    for i in range(param.size):
-        g = grad[i]
-        a = beta1 * m1[i] + (1.0 - beta1) * g
-        v = beta2 * m2[i] + (1.0 - beta2) * g * g
-        m1[i] = a
-        m2[i] = v
-        param[i] -= step * a / (math.sqrt(v) / root2 + eps)
+@njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
+def adam_update(param, grad, m1, m2, beta1, c1, beta2, c2, step, root2, eps):
+    """One Adam step in place on 2-D arrays (grad may be a strided view); c1 = 1 - beta1, c2 = 1 - beta2,
+    step = lr / (1 - beta1^t), root2 = sqrt(1 - beta2^t). Scalars come in the parameters' dtype."""
+    R, N = param.shape
+    for r in range(R):
+        for i in range(N):
+            g = grad[r, i]
+            a = beta1 * m1[r, i] + c1 * g
+            v = beta2 * m2[r, i] + c2 * g * g
+            m1[r, i] = a
+            m2[r, i] = v
+            param[r, i] -= step * a / (np.sqrt(v) / root2 + eps)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+@njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
 def route_mix(pre, bias, route):
     """out (W, B, n) = sum_m route[w, b, m] * (pre[w, b, m*n + j] + bias[w, m, j])."""
     W, B, M = route.shape
@@ -162,7 +163,7 @@ def route_mix(pre, bias, route):
     return out
 
 
-@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+@njit(cache=True, inline="always", fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
 def _feedback_row(d, route, y, scale, out, mn):
     """routed_feedback for one (neuron, sample): d (n,), route (M,), y (M, n) -> out (M*n + M,)."""
     M, n = y.shape
@@ -180,7 +181,7 @@ def _feedback_row(d, route, y, scale, out, mn):
         out[mn + m] = scale * route[m] * (out[mn + m] - mean)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+@njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
 def mixed_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale):
     """m = lam delta + (1 - lam) pred at h_l (lam per neuron), and the slot feedback G of m.
 
@@ -206,71 +207,95 @@ def mixed_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale):
     return m_out, G
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def adaptive_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale, xx, tiny):
+@njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
+def adaptive_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale, xx, tiny, one):
     """The mixture's feedback and the adaptive lambda's per-sample terms, in one pass.
 
     Returns m (W, B, n), Gcat (W, B, 3K) = [G of m | G_bp | U = G_sg - G_bp] where G_bp, G_sg are
-    the slot feedbacks of BP's and SG's signals at the routed output scaled to unit length, and
-    per sample uu = |u_i|^2, wu = <w_i, u_i> of the per-sample parameter gradients (xx = |x_i|^2).
+    the slot feedbacks of BP's and SG's signals at the routed output scaled to unit length;
+    bias_sums (W, 3, M*n), the batch sums of the slot-map parts of the three blocks; and per
+    sample uu = |u_i|^2, wu = <w_i, u_i> of the per-sample parameter gradients (xx = |x_i|^2).
     G of m is lam |a| G_bp + (1 - lam) |c| G_sg (the feedback is linear in its input).
+    `one` is 1 in the arrays' dtype (keeps the arithmetic in that dtype).
     """
     W, B, M, n = y.shape
     mn = M * n
     K = mn + M
+    zero = one - one
     m_out = np.empty((W, B, n), dtype=delta.dtype)
     Gcat = np.empty((W, B, 3 * K), dtype=delta.dtype)
+    bias_sums = np.zeros((W, 3, mn))
     uu = np.empty((W, B))
     wu = np.empty((W, B))
     a = np.empty(n, dtype=delta.dtype)
     c = np.empty(n, dtype=delta.dtype)
+    gb = np.empty(K, dtype=delta.dtype)
     gs = np.empty(K, dtype=delta.dtype)
+    acc = np.empty(3 * mn, dtype=delta.dtype)
     for w in range(W):
         lw = lam[w]
+        acc[:] = zero
         for b in range(B):
-            na = 0.0
-            nc = 0.0
+            na = zero
+            nc = zero
             for j in range(n):
-                m_out[w, b, j] = lw * delta[w, b, j] + (1.0 - lw) * pred[w, b, j]
-                f = 1.0
+                dj = delta[w, b, j]
+                pj = pred[w, b, j]
+                m_out[w, b, j] = lw * dj + (one - lw) * pj
+                f = one
                 if has_tanh:
                     t = tanh_out[w, b, j]
-                    f = 1.0 - t * t
-                a[j] = delta[w, b, j] * f
-                c[j] = pred[w, b, j] * f
+                    f = one - t * t
+                a[j] = dj * f
+                c[j] = pj * f
                 na += a[j] * a[j]
                 nc += c[j] * c[j]
-            na = max(math.sqrt(na), tiny)
-            nc = max(math.sqrt(nc), tiny)
+            na = max(np.sqrt(na), tiny)
+            nc = max(np.sqrt(nc), tiny)
+            ia = one / na
+            ic = one / nc
             for j in range(n):
-                a[j] /= na
-                c[j] /= nc
-            row = Gcat[w, b]
-            gb = row[K:2 * K]
+                a[j] *= ia
+                c[j] *= ic
             _feedback_row(a, route[w, b], y[w, b], scale, gb, mn)
             _feedback_row(c, route[w, b], y[w, b], scale, gs, mn)
             ka = lw * na
-            kc = (1.0 - lw) * nc
-            s_uu = 0.0
-            s_wu = 0.0
-            b_uu = 0.0
-            b_wu = 0.0
-            for k in range(K):
+            kc = (one - lw) * nc
+            s_uu = zero
+            s_wu = zero
+            b_uu = zero
+            b_wu = zero
+            for k in range(mn):
                 g1 = gb[k]
-                u = gs[k] - g1
-                row[k] = ka * g1 + kc * gs[k]
-                row[2 * K + k] = u
+                g2 = gs[k]
+                u = g2 - g1
+                gm = ka * g1 + kc * g2
+                Gcat[w, b, k] = gm
+                Gcat[w, b, K + k] = g1
+                Gcat[w, b, 2 * K + k] = u
+                acc[k] += gm
+                acc[mn + k] += g1
+                acc[2 * mn + k] += u
+                b_uu += u * u
+                b_wu += g1 * u
+            for k in range(mn, K):
+                g1 = gb[k]
+                g2 = gs[k]
+                u = g2 - g1
+                Gcat[w, b, k] = ka * g1 + kc * g2
+                Gcat[w, b, K + k] = g1
+                Gcat[w, b, 2 * K + k] = u
                 s_uu += u * u
                 s_wu += g1 * u
-                if k < mn:
-                    b_uu += u * u
-                    b_wu += g1 * u
-            uu[w, b] = s_uu * xx[w, b] + b_uu
-            wu[w, b] = s_wu * xx[w, b] + b_wu
-    return m_out, Gcat, uu, wu
+            uu[w, b] = (s_uu + b_uu) * xx[w, b] + b_uu
+            wu[w, b] = (s_wu + b_wu) * xx[w, b] + b_wu
+        for i in range(3):
+            for k in range(mn):
+                bias_sums[w, i, k] = acc[i * mn + k]
+    return m_out, Gcat, bias_sums, uu, wu
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+@njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
 def route_outer(route, dpred):
     """H (W, B, M*n) with H[w, b, m*n + j] = route[w, b, m] * dpred[w, b, j]."""
     W, B, M = route.shape

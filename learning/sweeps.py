@@ -114,8 +114,14 @@ def run_sweep(name: str, base: dict, seeds, out: Path, methods=None, progress=No
     out = Path(out)
     tasks = sweep_tasks(name, base, seeds, methods)
     manifest = load_manifest(out)
-    manifest[name] = {"keys": [t.key for t in tasks], "seeds": [int(s) for s in seeds],
-                      "points": sweep_points(name, base, methods)}
+    entry = {"keys": [t.key for t in tasks], "seeds": [int(s) for s in seeds],
+             "points": sweep_points(name, base, methods)}
+    if name == "run" and name in manifest:
+        # single runs accumulate: each command adds its runs to the tables
+        old = manifest[name]
+        entry = {"keys": list(dict.fromkeys(old["keys"] + entry["keys"])),
+                 "seeds": sorted(set(old["seeds"]) | set(entry["seeds"])), "points": old["points"] + entry["points"]}
+    manifest[name] = entry
     # recorded first, so the tables of an interrupted sweep still list the runs it finished
     save_atomic(out / "sweeps.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     try:

@@ -116,15 +116,14 @@ def adaptive_mix(net, cache, preds, lambdas):
         layer, (x, route, y) = net.layers[l], cache["layers"][l]
         t = cache["tanh"][l]
         xx = np.einsum("wbd,wbd->wb", x, x).astype(np.float64)
-        m, Gcat, uu, wu = kernels.adaptive_feedback(delta, preds[l], lambdas.values[l], _EMPTY if t is None else t,
-                                                    t is not None, route, y, delta.dtype.type(layer.scale), xx, TINY_NORM)
+        m, Gcat, bias_sums, uu, wu = kernels.adaptive_feedback(
+            delta, preds[l], lambdas.values[l], _EMPTY if t is None else t, t is not None, route, y,
+            delta.dtype.type(layer.scale), xx, delta.dtype.type(TINY_NORM), delta.dtype.type(1))
         K = Gcat.shape[2] // 3
-        mn = layer.slots * layer.out_dim
         S = np.matmul(Gcat.transpose(0, 2, 1), x)  # (width, 3K, in_dim)
-        sums = Gcat.sum(axis=1, dtype=np.float64)  # (width, 3K)
-        lambdas.update(l, *routed_moments_from_sums(S[:, K:2 * K], S[:, 2 * K:], sums[:, K:K + mn],
-                                                   sums[:, 2 * K:2 * K + mn], uu, wu, x.shape[1]))
-        grads = {"weights": S[:, :K], "bias": sums[:, :mn].astype(x.dtype).reshape(layer.bias.shape)}
+        lambdas.update(l, *routed_moments_from_sums(S[:, K:2 * K], S[:, 2 * K:], bias_sums[:, 1], bias_sums[:, 2],
+                                                   uu, wu, x.shape[1]))
+        grads = {"weights": S[:, :K], "bias": bias_sums[:, 0].astype(x.dtype).reshape(layer.bias.shape)}
         return m, Gcat[:, :, :K], grads
 
     return mix

@@ -15,15 +15,8 @@ from sgbp.args import int_list
 from sgbp.progress import Progress
 from theory.params import check_int
 
-# option name -> configuration key, for the options that override DEFAULTS when given
-OPTIONS = {
-    "method": "method", "lam": "lam", "lam_momentum": "lam_momentum", "p_flip": "p_flip", "lr": "lr",
-    "sg_lr": "sg_lr", "layers": "layers", "width": "width", "neuron": "neuron", "slots": "slots",
-    "parents": "parents", "first_inputs": "first_inputs", "mlp_width": "mlp_width", "batch": "batch",
-    "steps": "steps", "eval_points": "eval_points", "eval_size": "eval_size", "probe_points": "probe_points",
-    "probe_draws": "probe_draws", "probe_batch": "probe_batch", "data": "data", "mnist_dir": "mnist_dir",
-    "classes": "classes", "dtype": "dtype",
-}
+# every configuration key but the seed has an option of the same name (--seeds gives the seeds)
+OPTIONS = tuple(key for key in DEFAULTS if key != "seed")
 
 
 def add_parser(subparsers) -> None:
@@ -54,7 +47,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--neuron", type=int, help="numbers each neuron outputs (default 10)")
     p.add_argument("--slots", type=int, help="slots per neuron (default 5)")
     p.add_argument("--first-inputs", type=int, help="pixels each first-layer neuron reads (default neuron x parents: 50)")
-    p.add_argument("--mlp-width", type=int, help="width of the MLP's 5 tanh layers (default 745)")
+    p.add_argument("--mlp-width", type=int, help="width of the MLP's tanh layers, --layers of them (default 745)")
     p.add_argument("--batch", type=int, help="contexts per step (default 64)")
     p.add_argument("--steps", type=int, help="training steps (default 1500)")
     p.add_argument("--eval-points", type=int, help="evenly spaced evaluations of the noise-free reward (default 20)")
@@ -78,7 +71,7 @@ def base_config(args) -> dict:
     """DEFAULTS overridden by the options given; a sweep's own settings may not be given."""
     if args.sweep not in SWEEPS:
         raise ValueError(f"sweep must be one of {', '.join(SWEEPS)}, got {args.sweep!r}")
-    given = {key: getattr(args, opt) for opt, key in OPTIONS.items() if getattr(args, opt) is not None}
+    given = {key: getattr(args, key) for key in OPTIONS if getattr(args, key) is not None}
     clash = [key for key in SWEEP_SETS[args.sweep] if key in given]
     if clash:
         raise ValueError(f"--{clash[0].replace('_', '-')}: sweep {args.sweep} sets it; leave the option out")
@@ -106,8 +99,6 @@ def run_bandit(args) -> int:
     check_int("workers", args.workers, 1, 256)
     base = base_config(args)
     full_config(base)
-    if args.seeds and max(args.seeds) > 2**63 - 1:
-        raise ValueError(f"seeds must be integers between 0 and {2**63 - 1}")
     tasks = sweep_tasks(args.sweep, base, args.seeds, args.methods)
     options = runner_options(args)
     n_test = _check_data(base)

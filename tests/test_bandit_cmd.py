@@ -85,6 +85,34 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path, mon
     assert (tmp_path / "runs.csv").read_text().count("\n") == 1 + 6
 
 
+def test_a_run_on_mnist_files(tmp_path, capsys):
+    import numpy as np
+
+    from learning.data import MNIST_FILES
+    from learning.idx import write_idx
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for part, n in (("train", 40), ("test", 20)):
+        write_idx(folder / (MNIST_FILES[f"x_{part}"] + ".gz"), rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(folder / (MNIST_FILES[f"y_{part}"] + ".gz"), (np.arange(n) % 10).astype(np.uint8))
+    out = tmp_path / "out"
+    assert main(["bandit", "--mnist-dir", str(folder), "--out", str(out)] + TINY_ARGS) == 0
+    record = json.loads(next((out / "runs").glob("*.json")).read_text())
+    assert record["config"]["data"] == "mnist" and record["config"]["mnist_dir"] == str(folder.resolve())
+    assert "(18 test images)" in capsys.readouterr().err  # the 20 test images less the two of digit 2
+
+
+def test_single_runs_add_up_in_the_tables(tmp_path, capsys):
+    args = ["bandit", "--out", str(tmp_path)] + TINY_ARGS
+    assert main(args + ["--method", "bp", "--seeds", "0-1"]) == 0
+    assert main(args + ["--method", "mlp", "--seeds", "1"]) == 0
+    text = (tmp_path / "runs.csv").read_text()
+    assert text.count("\nbp_") == 2 and text.count("\nmlp_") == 1
+    assert "mlp " in capsys.readouterr().out
+
+
 def test_saved_run_of_another_configuration_is_refused(tmp_path, capsys):
     args = ["bandit", "--out", str(tmp_path)] + TINY_ARGS
     assert main(args + ["--seeds", "0"]) == 0

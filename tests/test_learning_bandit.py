@@ -169,3 +169,14 @@ def test_bad_config_is_a_one_line_error(bad, message):
     with pytest.raises(ValueError, match=message) as err:
         full_config(bad)
     assert "\n" not in str(err.value)
+
+
+def test_sg_learns_the_real_digits():
+    """scikit-learn's digits (the default data), a small SparseNet with adaptive SG, 800 steps, p_flip 0.2:
+    noise-free reward above 0.5 on the 486 test images, where chance (1/9) has SE 0.014 (27 SE away)."""
+    from learning.data import load_bandit_data
+
+    small = {"layers": 2, "width": 48, "neuron": 4, "slots": 3, "parents": 3, "first_inputs": 24, "batch": 32,
+             "steps": 800, "eval_points": 2, "p_flip": 0.2, "method": "sg", "lr": 1e-2}
+    result = train(small, data=load_bandit_data("digits"))
+    assert result["eval"][-1]["reward"] > 0.5

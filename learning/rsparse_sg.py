@@ -127,13 +127,12 @@ class RecurrentSG:
         for layer, (x, route, y), g, s in zip(self.core.layers, joined, self._split(g_true), self._split(shat)):
             xx = np.einsum("wbd,wbd->wb", x, x).astype(np.float64)
             K = layer.weights.shape[1]
-            mn = layer.slots * layer.out_dim
-            _, Gcat, uu, wu = kernels.adaptive_feedback(
+            one = x.dtype.type(1)
+            _, Gcat, bias_sums, uu, wu = kernels.adaptive_feedback(
                 np.ascontiguousarray(g), np.ascontiguousarray(s * keep), np.ones(layer.width, x.dtype), _NO_TANH,
-                False, route, y, x.dtype.type(layer.scale), xx, TINY_NORM)
+                False, route, y, x.dtype.type(layer.scale), xx, x.dtype.type(TINY_NORM), one)
             S = np.matmul(Gcat[:, :, K:].transpose(0, 2, 1), x)  # (width, 2K, in): BP's and U's sums
-            sums = Gcat[:, :, K:].sum(axis=1, dtype=np.float64)
-            moments.append(routed_moments_from_sums(S[:, :K], S[:, K:], sums[:, :mn], sums[:, K:K + mn],
+            moments.append(routed_moments_from_sums(S[:, :K], S[:, K:], bias_sums[:, 1], bias_sums[:, 2],
                                                     uu * rescale, wu * rescale, count))
         v, c, b2 = (np.concatenate(m) for m in zip(*moments))
         batch_lam = lambda_from_moments(v, c, b2, self.lam)

@@ -1,6 +1,6 @@
 """The E3 stage of `sgbp reproduce`: run the profile's RL sweep, save it, return C9.
 
-quick: SparseNet with BPTT and with SG on Escape, 2 seeds, 40 updates of 20 episodes at learning
+quick: SparseNet with BPTT and with SG on Escape, 2 seeds, 60 updates of 20 episodes at learning
 rate 2e-3 (the authors' choice for their SparseNet training curves), within 90 s on 2 cores:
 the C9 row and the training-curve figure, but far too short and too few seeds for C9 to be
 decided. full: REFERENCE.md E3's sweep (both environments, the four models, five learning rates,
@@ -21,7 +21,7 @@ from sgbp.progress import Progress
 
 PROFILES = {
     "quick": {"envs": ("escape",), "models": (BPTT, SG), "lr": (2e-3,), "num_envs": (20,), "seeds": 2,
-              "updates": 40, "workers": 2},
+              "updates": 60, "workers": 2},
     "full": {"envs": ENVS, "models": MODELS, "lr": PAPER["lr"], "num_envs": PAPER["num_envs"],
              "seeds": len(PAPER["seeds"]), "updates": PAPER["updates"], "workers": 2},
     # the smallest run through every piece, for the test suite

@@ -2,6 +2,8 @@
 
 The matrix products stay in BLAS (numpy.matmul); these loops fuse the elementwise work around
 them so that each array is read once. Serial on purpose: parallelism comes from separate runs.
+fastmath lets LLVM reorder sums so that they vectorise; the order is fixed by the compiled code,
+so a run repeats its numbers exactly.
 """
 
 from __future__ import annotations
@@ -229,8 +231,8 @@ def adaptive_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale, xx,
     wu = np.empty((W, B))
     a = np.empty(n, dtype=delta.dtype)
     c = np.empty(n, dtype=delta.dtype)
-    gb = np.empty(K, dtype=delta.dtype)
-    gs = np.empty(K, dtype=delta.dtype)
+    ra = np.empty(M, dtype=delta.dtype)
+    rc = np.empty(M, dtype=delta.dtype)
     acc = np.empty(3 * mn, dtype=delta.dtype)
     for w in range(W):
         lw = lam[w]
@@ -257,31 +259,46 @@ def adaptive_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale, xx,
             for j in range(n):
                 a[j] *= ia
                 c[j] *= ic
-            _feedback_row(a, route[w, b], y[w, b], scale, gb, mn)
-            _feedback_row(c, route[w, b], y[w, b], scale, gs, mn)
             ka = lw * na
             kc = (one - lw) * nc
             s_uu = zero
             s_wu = zero
             b_uu = zero
             b_wu = zero
-            for k in range(mn):
-                g1 = gb[k]
-                g2 = gs[k]
+            ma = zero
+            mc = zero
+            for m in range(M):
+                r = route[w, b, m]
+                s1 = zero
+                s2 = zero
+                for j in range(n):
+                    t = y[w, b, m, j]
+                    s1 += a[j] * t
+                    s2 += c[j] * t
+                    q = r * (one - t * t)
+                    g1 = q * a[j]
+                    g2 = q * c[j]
+                    u = g2 - g1
+                    gm = ka * g1 + kc * g2
+                    k = m * n + j
+                    Gcat[w, b, k] = gm
+                    Gcat[w, b, K + k] = g1
+                    Gcat[w, b, 2 * K + k] = u
+                    acc[k] += gm
+                    acc[mn + k] += g1
+                    acc[2 * mn + k] += u
+                    b_uu += u * u
+                    b_wu += g1 * u
+                ra[m] = s1
+                rc[m] = s2
+                ma += r * s1
+                mc += r * s2
+            for m in range(M):
+                r = route[w, b, m]
+                g1 = scale * r * (ra[m] - ma)
+                g2 = scale * r * (rc[m] - mc)
                 u = g2 - g1
-                gm = ka * g1 + kc * g2
-                Gcat[w, b, k] = gm
-                Gcat[w, b, K + k] = g1
-                Gcat[w, b, 2 * K + k] = u
-                acc[k] += gm
-                acc[mn + k] += g1
-                acc[2 * mn + k] += u
-                b_uu += u * u
-                b_wu += g1 * u
-            for k in range(mn, K):
-                g1 = gb[k]
-                g2 = gs[k]
-                u = g2 - g1
+                k = mn + m
                 Gcat[w, b, k] = ka * g1 + kc * g2
                 Gcat[w, b, K + k] = g1
                 Gcat[w, b, 2 * K + k] = u

@@ -11,6 +11,8 @@ of three estimators of that layer's parameter gradient:
     mixture: the estimator training uses, at the current lambdas of every layer.
 Moments are per neuron (its weights, keys and biases), summed over the layer; lambda* is T7's
 optimum from each neuron's measured moments (BP unbiased, SG's bias b), averaged over neurons.
+MSE depends on scale, and Adam's step largely does not; so the cosine between each estimate and
+the true layer gradient is reported too (for BP and the mixture, averaged over the draws).
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ def _neuron_vectors(g: dict) -> np.ndarray:
 
 def _dot(a, b):
     return np.einsum("wp,wp->w", a, b)
+
+
+def _cosine(dot, a, b) -> float:
+    return float(dot / (a * b)) if a > 0 and b > 0 else 0.0
 
 
 def lambda_star(bias_sq, var_bp, var_sg, cov):
@@ -64,6 +70,8 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
         mix = fixed_mix(net, cache, preds, lambdas.values)  # the training mixture, lambdas not updated
 
     acc = {k: [np.zeros(net.width) for _ in range(L)] for k in ("se_bp", "se_mix", "xx", "xy")}
+    cos = {k: np.zeros(L) for k in ("bp", "mix")}
+    g_norm = [np.sqrt(np.sum(g * g)) for g in G]
     sum_x = [np.zeros_like(g) for g in G]
     for _ in range(draws):
         actions = sample_actions(pi, rng)
@@ -75,18 +83,23 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
             X = _neuron_vectors(bp[l])
             e = X - G[l]
             acc["se_bp"][l] += _dot(e, e)
-            acc["xx"][l] += _dot(X, X)
+            xx = _dot(X, X)
+            acc["xx"][l] += xx
+            cos["bp"][l] += _cosine(np.sum(X * G[l]), np.sqrt(xx.sum()), g_norm[l])
             sum_x[l] += X
             if with_sg:
                 acc["xy"][l] += _dot(X, Y[l])
-                ez = _neuron_vectors(mixed[l]) - G[l]
+                Z = _neuron_vectors(mixed[l])
+                ez = Z - G[l]
                 acc["se_mix"][l] += _dot(ez, ez)
+                cos["mix"][l] += _cosine(np.sum(Z * G[l]), np.sqrt(np.sum(Z * Z)), g_norm[l])
     out = []
     K = float(draws)
     for l in range(L):
         xbar = sum_x[l] / K
         var_bp = (acc["xx"][l] / K - _dot(xbar, xbar)) * K / (K - 1)
         row = {"mse_bp": float(acc["se_bp"][l].sum() / K), "var_bp": float(var_bp.sum()),
+               "cos_bp": float(cos["bp"][l] / K), "cos_sg": None, "cos_mix": None,
                "mse_sg": None, "mse_mix": None, "bias_sq_sg": None, "var_sg": None, "cov": None,
                "lambda_star": None, "lambda_star_layer": None, "lambda_adaptive": None}
         if with_sg:
@@ -98,6 +111,8 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
                        bias_sq_sg=float(bias_sq.sum()), var_sg=float(var_sg.sum()), cov=float(cov.sum()),
                        lambda_star=float(lambda_star(bias_sq, var_bp, var_sg, cov).mean()),
                        lambda_star_layer=float(lambda_star(bias_sq.sum(), var_bp.sum(), 0.0, cov.sum())),
-                       lambda_adaptive=float(lambdas.values[l].mean()))
+                       lambda_adaptive=float(lambdas.values[l].mean()),
+                       cos_sg=_cosine(np.sum(Y[l] * G[l]), np.sqrt(np.sum(Y[l] * Y[l])), g_norm[l]),
+                       cos_mix=float(cos["mix"][l] / K))
         out.append(row)
     return out

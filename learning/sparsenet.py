@@ -122,6 +122,8 @@ class SparseNet:
         deltas = [None] * self.n_layers
         for l in range(self.n_layers - 1, -1, -1):
             deltas[l] = delta
+            if l == 0 and not param_grads:
+                break  # nothing below layer 1 needs its feedback
             layer, lc = self.layers[l], cache["layers"][l]
             if mix is None:
                 m, G, g = delta, layer.slot_feedback(lc, self.pre_tanh(cache, l, delta)), None

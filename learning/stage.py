@@ -2,7 +2,8 @@
 
 quick: SparseNet with SG adaptive against BP at p_flip 0.4, the paper's network, 3 seeds of 200 steps
 (the C8 comparison, the reward, lambda and probe figures); full: the paper's settings (1,500 steps,
-6 seeds) and every sweep, about 300 distinct runs (runs shared by two sweeps are computed once). The runs go to `<out>/e2` (figures.BANDIT_DIR), where `sgbp figures` finds them.
+6 seeds) and every sweep, about 300 distinct runs (runs shared by two sweeps are computed once).
+The runs go to `<out>/e2` (figures.BANDIT_DIR), where `sgbp figures` finds them.
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--width", type=int, help="neurons per layer (default 200)")
     p.add_argument("--neuron", type=int, help="numbers each neuron outputs (default 10)")
     p.add_argument("--slots", type=int, help="slots per neuron (default 5)")
-    p.add_argument("--first-inputs", type=int, help="pixels each first-layer neuron reads (default neuron x parents: 50)")
+    p.add_argument("--first-inputs", type=int,
+                   help="pixels each first-layer neuron reads (default neuron x parents: 50)")
     p.add_argument("--mlp-width", type=int, help="width of the MLP's tanh layers, --layers of them (default 745)")
     p.add_argument("--batch", type=int, help="contexts per step (default 64)")
     p.add_argument("--steps", type=int, help="training steps (default 1500)")

@@ -21,7 +21,8 @@ def _result(config):
     rng = np.random.default_rng(config["seed"])
     steps = np.linspace(0, config["steps"], config["eval_points"]).astype(int)
     layers = config["layers"]
-    probes = [{"step": int(s), "layers": [dict.fromkeys(PROBE_FIELDS, float(rng.uniform(0.1, 1))) for _ in range(layers)]}
+    probes = [{"step": int(s),
+               "layers": [dict.fromkeys(PROBE_FIELDS, float(rng.uniform(0.1, 1))) for _ in range(layers)]}
               for s in (0, config["steps"])]
     return {"config": config, "eval": [{"step": int(s), "reward": float(rng.uniform())} for s in steps],
             "lambda": [{"step": int(s), "layers": rng.uniform(size=layers).tolist()} for s in steps]

@@ -180,3 +180,13 @@ def test_sg_learns_the_real_digits():
              "steps": 800, "eval_points": 2, "p_flip": 0.2, "method": "sg", "lr": 1e-2}
     result = train(small, data=load_bandit_data("digits"))
     assert result["eval"][-1]["reward"] > 0.5
+
+
+def test_probe_cosines():
+    """The cosines of the estimates with the true gradient: at lambda = 1 the mixture's is BP's, and the
+    average BP cosine is below 1 (noisy) while the mean of the draws points the right way."""
+    net, sg, lambdas, x, y = probe_setup(1.0)
+    rows = probe_sparsenet(net, sg, lambdas, x, y, 0.3, 30, np.random.default_rng(4))
+    for row in rows:
+        assert row["cos_mix"] == pytest.approx(row["cos_bp"], rel=1e-9)
+        assert -1.0 <= row["cos_sg"] <= 1.0 and 0.0 < row["cos_bp"] < 1.0

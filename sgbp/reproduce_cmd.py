@@ -42,7 +42,8 @@ def add_parser(subparsers) -> None:
     rep = subparsers.add_parser("reproduce", help="run the E1 sweep and every check; write figures and paper_checks.md")
     rep.add_argument("--full", action="store_true",
                      help="ten times the trials of the quick profile, and every E2 bandit sweep at the paper's "
-                     "settings (the bandit alone: some 9 hours on 2 cores)")
+                     "settings (the bandit alone: some 9 hours on 2 cores), and E3's sweep of the labyrinths "
+                     "(some 8 hours more)")
     rep.add_argument("--out", default="results", metavar="DIR", help="where results and figures go (default results)")
     rep.add_argument("--report", default="paper_checks.md", metavar="PATH", help="the report to write (default paper_checks.md)")
     rep.add_argument("--seed", type=int, default=0, help="seed of every instance and of the noise (default 0)")

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from learning.labyrinth import ENVS, EPISODE_LENGTH
+from learning.labyrinth import EPISODE_LENGTH
 from learning.rl import rl_config
-from learning.rl_models import MODELS
 from learning.sweeps import area_under_curve
 from runner import Task, run_tasks
 from runner.tasks import save_atomic

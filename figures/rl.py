@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from figures.style import ADAPT_COLOR, BP_COLOR, MIX_COLOR, SG_COLOR, panels, save
+from learning.labyrinth import RANDOM_SUCCESS
 from learning.rl_sweeps import final_success, nominal_steps, success_area
 
 MODEL_TITLES = {"sparsenet-sg": "SparseNet, BPTT + SG", "sparsenet-bptt": "SparseNet, BPTT", "gru": "GRU",
@@ -40,6 +41,10 @@ def _models(runs: dict) -> list[str]:
     return [m for m in MODEL_TITLES if any(r["config"]["model"] == m for r in runs.values())]
 
 
+def _random_policy(ax, env: str) -> None:
+    ax.axhline(RANDOM_SUCCESS[env], color="0.5", ls=":", lw=1.0, label=f"random policy ({RANDOM_SUCCESS[env]:g})")
+
+
 def success_vs_steps(runs: dict, outdir: Path) -> list[Path]:
     """Success rate against environment steps, one curve per model at the learning rate with the
     largest mean area under its success curve (smallest num_envs run)."""
@@ -61,6 +66,7 @@ def success_vs_steps(runs: dict, outdir: Path) -> list[Path]:
             color = MODEL_COLORS[model]
             ax.plot(x, mean, color=color, lw=1.6, label=f"{MODEL_TITLES[model]}, lr {lr:g} ({len(rows)} seeds)")
             ax.fill_between(x, mean - se, mean + se, color=color, alpha=0.2, lw=0)
+        _random_policy(ax, env)
         ax.set_xlabel("environment steps")
         ax.set_ylabel("success rate")
         ax.set_ylim(-0.02, 1.02)
@@ -84,6 +90,7 @@ def _against_lr(runs: dict, outdir: Path, metric, label: str, name: str) -> list
             seeds = min(len(g) for g in groups.values())
             ax.errorbar([lr for (lr,) in lrs], [m[0] for m, _ in stats], yerr=[s[0] for _, s in stats], fmt="o-",
                         color=MODEL_COLORS[model], ms=4, capsize=3, label=f"{MODEL_TITLES[model]} ({seeds} seeds)")
+        _random_policy(ax, env)
         ax.set_xscale("log")
         ax.set_xlabel("learning rate (Adam)")
         ax.set_ylabel(label)

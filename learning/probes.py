@@ -12,7 +12,8 @@ of three estimators of that layer's parameter gradient:
 Moments are per neuron (its weights, keys and biases), summed over the layer; lambda* is T7's
 optimum from each neuron's measured moments (BP unbiased, SG's bias b), averaged over neurons.
 MSE depends on scale, and Adam's step largely does not; so the cosine between each estimate and
-the true layer gradient is reported too (for BP and the mixture, averaged over the draws).
+the true layer gradient is reported too (for BP and the mixture, averaged over the draws), and the
+root mean square of the feedback each uses at h_l (BP's delta_l, the SG's prediction shat_l).
 """
 
 from __future__ import annotations
@@ -71,15 +72,17 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
 
     acc = {k: [np.zeros(net.width) for _ in range(L)] for k in ("se_bp", "se_mix", "xx", "xy")}
     cos = {k: np.zeros(L) for k in ("bp", "mix")}
+    feedback_ms = np.zeros(L)  # mean square of BP's feedback delta_l at h_l
     g_norm = [np.sqrt(np.sum(g * g)) for g in G]
     sum_x = [np.zeros_like(g) for g in G]
     for _ in range(draws):
         actions = sample_actions(pi, rng)
         rewards = noisy_rewards(actions, y, p_flip, rng)
         d = reinforce_feedback(pi, actions, rewards).astype(dtype)
-        bp, _ = net.backward(cache, d)
+        bp, deltas = net.backward(cache, d)
         mixed = net.backward(cache, d, mix=mix)[0] if with_sg else None
         for l in range(L):
+            feedback_ms[l] += float(np.mean(np.square(deltas[l], dtype=np.float64)))
             X = _neuron_vectors(bp[l])
             e = X - G[l]
             acc["se_bp"][l] += _dot(e, e)
@@ -100,6 +103,7 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
         var_bp = (acc["xx"][l] / K - _dot(xbar, xbar)) * K / (K - 1)
         row = {"mse_bp": float(acc["se_bp"][l].sum() / K), "var_bp": float(var_bp.sum()),
                "cos_bp": float(cos["bp"][l] / K), "cos_sg": None, "cos_mix": None,
+               "feedback_rms_bp": float(np.sqrt(feedback_ms[l] / K)), "feedback_rms_sg": None,
                "mse_sg": None, "mse_mix": None, "bias_sq_sg": None, "var_sg": None, "cov": None,
                "lambda_star": None, "lambda_star_layer": None, "lambda_adaptive": None}
         if with_sg:
@@ -113,6 +117,7 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
                        lambda_star_layer=float(lambda_star(bias_sq.sum(), var_bp.sum(), 0.0, cov.sum())),
                        lambda_adaptive=float(lambdas.values[l].mean()),
                        cos_sg=_cosine(np.sum(Y[l] * G[l]), np.sqrt(np.sum(Y[l] * Y[l])), g_norm[l]),
-                       cos_mix=float(cos["mix"][l] / K))
+                       cos_mix=float(cos["mix"][l] / K),
+                       feedback_rms_sg=float(np.sqrt(np.mean(np.square(preds[l], dtype=np.float64)))))
         out.append(row)
     return out

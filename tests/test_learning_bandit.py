@@ -190,3 +190,14 @@ def test_probe_cosines():
     for row in rows:
         assert row["cos_mix"] == pytest.approx(row["cos_bp"], rel=1e-9)
         assert -1.0 <= row["cos_sg"] <= 1.0 and 0.0 < row["cos_bp"] < 1.0
+
+
+def test_probe_feedback_sizes():
+    """The feedback sizes reported are those of BP's delta at h_l and of the SG prediction."""
+    net, sg, lambdas, x, y = probe_setup(0.5)
+    rows = probe_sparsenet(net, sg, lambdas, x, y, 0.3, 5, np.random.default_rng(5))
+    _, cache = net.forward(x)
+    for l, row in enumerate(rows):
+        s = sg.predict(l, cache["layers"][l])
+        assert row["feedback_rms_sg"] == pytest.approx(np.sqrt(np.mean(s**2)), rel=1e-12)
+        assert 0 < row["feedback_rms_bp"] < 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from figures import diagnosis_figs, expert_sweep, regime_map, theory_figs
+from figures import bandit, diagnosis_figs, expert_sweep, regime_map, rl, theory_figs
+from learning.rl_sweeps import RL_DIR
 
 SWEEP_FILE = "e1_sweep.csv"
 STUDY_FILES = {
@@ -17,6 +18,7 @@ STUDY_FILES = {
     "map_noise_leak": "map_noise_leak.json",
     "diagnosis": "t10_t12_diagnosis.json",
 }
+BANDIT_DIR = "e2"  # the results folder of `sgbp bandit` inside a reproduce results folder
 
 # figure name -> (data it reads, function)
 FIGURES = {
@@ -32,6 +34,17 @@ FIGURES = {
     "map_n_leak": ("map_n_leak", regime_map.draw_map),
     "map_noise_leak": ("map_noise_leak", regime_map.draw_map),
     "t10_t12_diagnosis": ("diagnosis", diagnosis_figs.diagnosis),
+    "e2_reward_vs_step": ("bandit", bandit.reward_vs_step),
+    "e2_final_vs_p_flip": ("bandit", bandit.final_reward_vs_p_flip),
+    "e2_final_vs_lr": ("bandit", bandit.final_reward_vs_learning_rate),
+    "e2_final_vs_parents": ("bandit", bandit.final_reward_vs_parents),
+    "e2_lambda_vs_step": ("bandit", bandit.layer_mean_lambda_vs_step),
+    "e2_ablation": ("bandit", bandit.ablation_curves),
+    "e2_probe_mse": ("bandit", bandit.probe_mse_vs_step),
+    "e2_probe_lambda": ("bandit", bandit.adaptive_vs_measured_lambda),
+    "e3_success_vs_steps": ("rl", rl.success_vs_steps),
+    "e3_final_vs_lr": ("rl", rl.final_success_vs_lr),
+    "e3_auc_vs_lr": ("rl", rl.success_area_vs_lr),
 }
 
 
@@ -40,6 +53,14 @@ def load(results: Path, source: str):
         from montecarlo.sweep import read_csv
 
         return read_csv(results / SWEEP_FILE)
+    if source == "bandit":
+        from learning.sweeps import load_runs
+
+        return load_runs(results / BANDIT_DIR)
+    if source == "rl":
+        from learning.rl_sweeps import load_runs as load_rl_runs
+
+        return load_rl_runs(results / RL_DIR)
     return json.loads((results / STUDY_FILES[source]).read_text())
 
 

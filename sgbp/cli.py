@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 
 from runner import RunFailures
-from sgbp import diagnose_cmd, explore_cmd, map_cmd, reproduce_cmd, theory_cmd
+from sgbp import bandit_cmd, diagnose_cmd, explore_cmd, map_cmd, reproduce_cmd, rl_cmd, theory_cmd
 from sgbp.args import OneLineParser
 
-SUBCOMMANDS = (theory_cmd, explore_cmd, reproduce_cmd, map_cmd, diagnose_cmd)
+SUBCOMMANDS = (theory_cmd, explore_cmd, map_cmd, diagnose_cmd, bandit_cmd, rl_cmd, reproduce_cmd)
 DESCRIPTION = (
     "Exact theory and Monte Carlo checks of when synthetic gradients (SG) beat backpropagation (BP): "
     "Zhang, Tang, Koyejo, arXiv 2605.27946."

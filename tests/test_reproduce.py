@@ -21,6 +21,10 @@ SMALL_STUDIES = {
 }
 
 
+# the test profile's bandit runs only the method comparison: no p_flip, lr, parents or ablation sweep
+E2_NOT_IN_PROFILE = {"e2_final_vs_p_flip", "e2_final_vs_lr", "e2_final_vs_parents", "e2_ablation"}
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
@@ -37,6 +41,8 @@ def test_results_are_saved_before_the_figures(run):
     for name in figures.STUDY_FILES.values():
         assert json.loads((out / name).read_text())
     for name in figures.FIGURES:
+        if name in E2_NOT_IN_PROFILE:
+            continue
         stem = [name] if name != "ratio_vs_d" else [f"ratio_vs_d_{case}" for case in CASES]
         for s in stem:
             assert (out / "figures" / f"{s}.png").stat().st_size > 10_000
@@ -44,7 +50,7 @@ def test_results_are_saved_before_the_figures(run):
 
 
 def test_report_has_every_claim_and_result(run):
-    _, report, checks = run
+    out, report, checks = run
     text = report.read_text()
     maps = {c.id: c for c in checks if c.id.endswith("-map")}
     assert set(maps) == {"T6-map", "T7-map"} and all(c.passed for c in maps.values())
@@ -61,7 +67,11 @@ def test_report_has_every_claim_and_result(run):
     assert all(f"{rid} (" in c5 for rid in ("T6-sym", "T6-mc", "T7-sym", "T7-mc"))
     for cid in ("C3", "C8", "C9"):
         assert f"| {cid} |" in text
-    assert text.count("**not yet reproduced**") == 3
+    assert text.count("**not yet reproduced**") == 0
+    seconds = json.loads((out / "timings.json").read_text())["seconds"]
+    assert seconds["e2_bandit"] > 0 and seconds["e3_rl"] > 0
+    assert (out / figures.BANDIT_DIR / "runs.csv").exists()
+    assert (out / figures.RL_DIR / "updates.csv").exists()
     assert "C-rows" in text and "T-rows" in text
     assert text.count("$$") == 2 * 12  # one closed form per T1..T12
     assert {"T10-sym", "T11-sym", "T12-sym", "T10-mc", "T11-mc", "T11-rep", "T12-mc"} <= set(ids)

@@ -1,0 +1,110 @@
+"""Figures of the POPGym labyrinths (REFERENCE.md E3), drawn from an E3 results folder.
+
+Means over seeds with one standard error (shaded, or as bars). Environment steps are counted as the
+authors count them: updates x num_envs x episode length.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from figures.style import ADAPT_COLOR, BP_COLOR, MIX_COLOR, SG_COLOR, panels, save
+from learning.labyrinth import RANDOM_SUCCESS
+from learning.rl_sweeps import final_success, nominal_steps, success_area
+
+MODEL_TITLES = {"sparsenet-sg": "SparseNet, BPTT + SG", "sparsenet-bptt": "SparseNet, BPTT", "gru": "GRU",
+                "lstm": "LSTM"}
+MODEL_COLORS = {"sparsenet-sg": ADAPT_COLOR, "sparsenet-bptt": BP_COLOR, "gru": MIX_COLOR, "lstm": SG_COLOR}
+ENV_TITLES = {"escape": "LabyrinthEscape", "explore": "LabyrinthExplore"}
+
+
+def _mean_se(rows: np.ndarray):
+    mean = rows.mean(axis=0)
+    se = rows.std(axis=0, ddof=1) / np.sqrt(len(rows)) if len(rows) > 1 else np.zeros_like(mean)
+    return mean, se
+
+
+def _group(runs: dict, *keys) -> dict:
+    groups: dict = {}
+    for run in runs.values():
+        groups.setdefault(tuple(run["config"][k] for k in keys), []).append(run)
+    return groups
+
+
+def _envs(runs: dict) -> list[str]:
+    return [e for e in ENV_TITLES if any(r["config"]["env"] == e for r in runs.values())]
+
+
+def _models(runs: dict) -> list[str]:
+    return [m for m in MODEL_TITLES if any(r["config"]["model"] == m for r in runs.values())]
+
+
+def _random_policy(ax, env: str) -> None:
+    ax.axhline(RANDOM_SUCCESS[env], color="0.5", ls=":", lw=1.0, label=f"random policy ({RANDOM_SUCCESS[env]:g})")
+
+
+def success_vs_steps(runs: dict, outdir: Path) -> list[Path]:
+    """Success rate against environment steps, one curve per model at the learning rate with the
+    largest mean area under its success curve (smallest num_envs run)."""
+    if not runs:
+        return []
+    envs = _envs(runs)
+    fig, axes = panels(len(envs), width=5.6, height=4.2)
+    for ax, env in zip(axes, envs):
+        own = {k: r for k, r in runs.items() if r["config"]["env"] == env}
+        n = min(r["config"]["num_envs"] for r in own.values())
+        for model in _models(own):
+            groups = _group({k: r for k, r in own.items() if r["config"]["model"] == model
+                             and r["config"]["num_envs"] == n}, "lr", "updates")
+            (lr, updates), group = max(groups.items(), key=lambda kv: np.mean([success_area(r["result"])
+                                                                               for r in kv[1]]))
+            rows = np.array([r["result"]["success"] for r in group], dtype=float)
+            mean, se = _mean_se(rows)
+            x = nominal_steps(group[0]["config"], updates)
+            color = MODEL_COLORS[model]
+            ax.plot(x, mean, color=color, lw=1.6, label=f"{MODEL_TITLES[model]}, lr {lr:g} ({len(rows)} seeds)")
+            ax.fill_between(x, mean - se, mean + se, color=color, alpha=0.2, lw=0)
+        _random_policy(ax, env)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("success rate")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"{ENV_TITLES[env]}, {n} episodes per update", fontsize=10)
+        ax.legend(fontsize=7)
+    return save(fig, outdir, "e3_success_vs_steps")
+
+
+def _against_lr(runs: dict, outdir: Path, metric, label: str, name: str) -> list[Path]:
+    if not runs:
+        return []
+    cells = sorted({(r["config"]["env"], r["config"]["num_envs"]) for r in runs.values()},
+                   key=lambda c: (list(ENV_TITLES).index(c[0]), c[1]))
+    fig, axes = panels(len(cells), width=4.8, height=4.0)
+    for ax, (env, n) in zip(axes, cells):
+        own = {k: r for k, r in runs.items() if r["config"]["env"] == env and r["config"]["num_envs"] == n}
+        for model in _models(own):
+            groups = _group({k: r for k, r in own.items() if r["config"]["model"] == model}, "lr")
+            lrs = sorted(groups)
+            stats = [_mean_se(np.array([[metric(r["result"])] for r in groups[(lr,)]])) for (lr,) in lrs]
+            seeds = min(len(g) for g in groups.values())
+            ax.errorbar([lr for (lr,) in lrs], [m[0] for m, _ in stats], yerr=[s[0] for _, s in stats], fmt="o-",
+                        color=MODEL_COLORS[model], ms=4, capsize=3, label=f"{MODEL_TITLES[model]} ({seeds} seeds)")
+        _random_policy(ax, env)
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate (Adam)")
+        ax.set_ylabel(label)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"{ENV_TITLES[env]}, {n} episodes per update", fontsize=10)
+        ax.legend(fontsize=7)
+    return save(fig, outdir, name)
+
+
+def final_success_vs_lr(runs: dict, outdir: Path) -> list[Path]:
+    """Mean success rate over the last 5 updates against the learning rate."""
+    return _against_lr(runs, outdir, final_success, "success rate, last 5 updates", "e3_final_vs_lr")
+
+
+def success_area_vs_lr(runs: dict, outdir: Path) -> list[Path]:
+    """Normalised area under the success curve against the learning rate."""
+    return _against_lr(runs, outdir, success_area, "normalised area under the success curve", "e3_auc_vs_lr")

@@ -1,0 +1,144 @@
+"""The recurrent SparseNet of REFERENCE.md E3: routed neurons whose parents are neurons of the
+previous time step, and its actor head.
+
+128 neurons of 6 numbers; each reads 6 recurrent parents (its cell's local information) and has 6
+slots. The observation embedding (128 numbers) feeds the first 16 neurons only. As the authors,
+every neuron's input has the length of parents plus embedding (164) for the key scale and the
+initial weights; the embedding part of the other 112 neurons is always zero, so they are held in
+a second routed layer that reads only their parents (same outputs and gradients, a third of the
+work). Both layers are issue 8's RoutedLayer with the key scale fixed at 1 / sqrt(164).
+
+The actor head routes the whole state: for each action a, logit_a = sum_m route_am (A_am . h + b_am),
+route_a = softmax_m(key_am . h / sqrt(768)) (linear slots, no tanh).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from learning.routed import ParentScatter, RoutedLayer, draw_parents, gather_parents
+
+WIDTH, SIZE, PARENTS, SLOTS, INPUT_NEURONS = 128, 6, 6, 6, 16
+ACTOR_SLOTS = 6
+
+
+@dataclass
+class FixedScaleRoutedLayer(RoutedLayer):
+    """A RoutedLayer whose key scale is set, not 1 / sqrt(its input length)."""
+
+    key_scale: float = 1.0
+
+    @property
+    def scale(self) -> float:
+        return self.key_scale
+
+
+class RecurrentSparseCore:
+    """State h: (width, batch, size). Features for the head: (batch, width * size), neuron-major."""
+
+    def __init__(self, embed: int, rng: np.random.Generator, dtype, width=WIDTH, size=SIZE, parents=PARENTS,
+                 slots=SLOTS, input_neurons=INPUT_NEURONS):
+        self.width, self.size, self.k, self.n_in, self.embed = width, size, parents, input_neurons, embed
+        self.dtype = dtype
+        self.parents = draw_parents(rng, width, width, parents)
+        full = parents * size + embed
+        std, scale = 1.0 / np.sqrt(full), 1.0 / np.sqrt(full)
+        a = RoutedLayer.init(rng, input_neurons, full, size, slots, dtype, std=std)
+        b = RoutedLayer.init(rng, width - input_neurons, parents * size, size, slots, dtype, std=std)
+        self.layers = (FixedScaleRoutedLayer(a.weights, a.bias, scale), FixedScaleRoutedLayer(b.weights, b.bias, scale))
+        self.params = {"in.weights": a.weights, "in.bias": a.bias, "rest.weights": b.weights, "rest.bias": b.bias}
+        self.scatter = ParentScatter(self.parents, width)
+        self.features = width * size
+
+    def initial_state(self, batch: int):
+        return np.zeros((self.width, batch, self.size), self.dtype)
+
+    def inputs(self, u: np.ndarray, h: np.ndarray):
+        """Each layer's neuron inputs: parents of h, and the embedding u for the input neurons."""
+        xp = gather_parents(h, self.parents)
+        x_in = np.concatenate([xp[:self.n_in], np.broadcast_to(u, (self.n_in,) + u.shape)], axis=2)
+        return x_in, xp[self.n_in:]
+
+    def step(self, u: np.ndarray, h: np.ndarray):
+        x_in, x_rest = self.inputs(u, h)
+        out_in, c_in = self.layers[0].forward(x_in)
+        out_rest, c_rest = self.layers[1].forward(x_rest)
+        h_next = np.concatenate([out_in, out_rest])
+        features = h_next.transpose(1, 0, 2).reshape(h.shape[1], self.features)
+        return features, h_next, (c_in, c_rest)
+
+    def feedback_at_state(self, dfeat: np.ndarray) -> np.ndarray:
+        """(batch, width * size) gradient of the features -> (width, batch, size)."""
+        return dfeat.reshape(dfeat.shape[0], self.width, self.size).transpose(1, 0, 2)
+
+    def step_backward(self, cache, g: np.ndarray, G_out):
+        """Feedback g at h_t (width, batch, size) -> feedback at h_{t-1} through the parents and the
+        gradient of the embedding u_t; each layer's slot feedback is written into G_out."""
+        lin, lrest = self.layers
+        G_in = G_out[0][...] = lin.slot_feedback(cache[0], g[:self.n_in])
+        G_rest = G_out[1][...] = lrest.slot_feedback(cache[1], g[self.n_in:])
+        dx_in = lin.input_grad(G_in)
+        dx_rest = lrest.input_grad(G_rest)
+        kn = self.k * self.size
+        g_prev = self.scatter(np.concatenate([dx_in[:, :, :kn], dx_rest]))
+        return g_prev, dx_in[:, :, kn:].sum(axis=0)
+
+    @staticmethod
+    def joined_inputs(caches: list) -> list:
+        """Each layer's neuron inputs over all steps, (layer width, T * batch, in)."""
+        return [np.concatenate([c[i][0] for c in caches], axis=1) for i in range(2)]
+
+    def backward(self, caches: list, dfeat: np.ndarray, mix=None, inputs=None):
+        """Backpropagation through time. dfeat: (T, batch, width * size) from the head.
+
+        mix: optional (t, g) -> the feedback to pass on in place of g, the feedback that reached
+        h_t (from the head at t and from step t + 1); SG mixing at every time step uses it.
+        inputs: joined_inputs(caches), when the caller has them already.
+        """
+        steps, batch = dfeat.shape[:2]
+        carry = np.zeros((self.width, batch, self.size), dfeat.dtype)
+        # every step's slot feedback side by side, for one weight-gradient product per layer
+        G = [np.empty((l.width, steps * batch, l.weights.shape[1]), dfeat.dtype) for l in self.layers]
+        du = np.empty((steps, batch, self.embed), dfeat.dtype)
+        for t in range(steps - 1, -1, -1):
+            g = self.feedback_at_state(dfeat[t]) + carry
+            if mix is not None:
+                g = mix(t, g)
+            cols = slice(t * batch, (t + 1) * batch)
+            carry, du[t] = self.step_backward(caches[t], g, (G[0][:, cols], G[1][:, cols]))
+        x = inputs if inputs is not None else self.joined_inputs(caches)
+        grads = {}
+        for i, name in enumerate(("in", "rest")):
+            g = self.layers[i].grads_from_feedback((x[i], None, None), G[i])
+            grads[f"{name}.weights"], grads[f"{name}.bias"] = g["weights"], g["bias"]
+        return grads, du
+
+
+class RoutedActor:
+    """Action logits from the whole state with routed linear slots (the authors' actor)."""
+
+    def __init__(self, features: int, actions: int, rng: np.random.Generator, dtype, slots=ACTOR_SLOTS):
+        std = 1.0 / np.sqrt(features)
+        self.actions, self.slots, self.scale = actions, slots, float(1.0 / np.sqrt(features))
+        # rows: the A x M linear maps, then the A x M keys
+        self.params = {"weights": (std * rng.normal(size=(2 * actions * slots, features))).astype(dtype),
+                       "bias": np.zeros((actions, slots), dtype)}
+
+    def forward(self, h: np.ndarray):
+        A, M = self.actions, self.slots
+        pre = h @ self.params["weights"].T
+        lin = pre[:, :A * M].reshape(-1, A, M) + self.params["bias"]
+        keys = pre[:, A * M:].reshape(-1, A, M) * self.scale
+        route = np.exp(keys - keys.max(axis=2, keepdims=True))
+        route /= route.sum(axis=2, keepdims=True)
+        return (route * lin).sum(axis=2), {"h": h, "route": route, "lin": lin}
+
+    def backward(self, c: dict, dz: np.ndarray):
+        route, lin = c["route"], c["lin"]
+        dlin = route * dz[:, :, None]
+        s = (route * lin).sum(axis=2, keepdims=True)
+        dkeys = route * (lin - s) * dz[:, :, None] * self.scale
+        dpre = np.concatenate([dlin.reshape(len(dz), -1), dkeys.reshape(len(dz), -1)], axis=1)
+        return {"weights": dpre.T @ c["h"], "bias": dlin.sum(axis=0)}, dpre @ self.params["weights"]

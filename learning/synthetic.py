@@ -1,0 +1,143 @@
+"""Per-neuron synthetic gradients (SG) for SparseNet, sharing the policy's routing weights.
+
+Neuron i of layer l predicts the feedback at its output h_l from its own input x (its local
+information): shat = sum_m route_m (C_m x + c_m), with the policy's routing weights route_m
+(the keys are not trained by the SG loss). The SG is fitted by least squares on targets built
+layer by layer with the same mixture the policy uses (REFERENCE.md E2):
+    target_L = delta_L,   target_{l-1} = (d h_l / d h_{l-1})^T [lambda_l target_l + (1 - lambda_l) shat_l],
+i.e. the feedbacks that arrive at each h_l in a backward pass mixed with the current SG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from learning import kernels
+from learning.adam import Adam
+
+
+@dataclass
+class SyntheticGradients:
+    maps: list  # per layer (width, slots*n, in_dim): C, row m*n + j is output j of slot m
+    bias: list  # per layer (width, slots, n): c
+
+    @classmethod
+    def init(cls, rng: np.random.Generator, net, dtype=np.float32) -> "SyntheticGradients":
+        """C, c ~ N(0, 1/in_dim) (the authors' init)."""
+        maps, bias = [], []
+        for layer in net.layers:
+            std = 1.0 / np.sqrt(layer.in_dim)
+            w, m, n, d = layer.width, layer.slots, layer.out_dim, layer.in_dim
+            maps.append(rng.normal(0.0, std, size=(w, m * n, d)).astype(dtype))
+            bias.append(rng.normal(0.0, std, size=(w, m, n)).astype(dtype))
+        return cls(maps, bias)
+
+    def params(self) -> list[np.ndarray]:
+        out = []
+        for c, b in zip(self.maps, self.bias):
+            out += [c, b]
+        return out
+
+    def predict(self, l: int, layer_cache) -> np.ndarray:
+        """shat_l (width, batch, n) from the layer's input and routing weights (its forward cache)."""
+        x, route, _ = layer_cache
+        pre = np.matmul(x, self.maps[l].transpose(0, 2, 1))
+        return kernels.route_mix(pre, self.bias[l], route)
+
+    def grads(self, l: int, layer_cache, dpred: np.ndarray) -> list[np.ndarray]:
+        """d loss / d shat_l (width, batch, n) -> [d C, d c] of layer l (keys held fixed)."""
+        x, route, _ = layer_cache
+        H = kernels.route_outer(route, dpred)  # (width, batch, slots*n)
+        w, m, n = self.bias[l].shape
+        return [np.matmul(H.transpose(0, 2, 1), x), H.sum(axis=1).reshape(w, m, n)]
+
+
+def sg_loss_grads(sg: SyntheticGradients, caches, preds, targets):
+    """Sum over layers of the mean squared error of shat_l against target_l; its gradients and value."""
+    grads, loss = [], 0.0
+    for l, (p, t) in enumerate(zip(preds, targets)):
+        err = p - t
+        loss += float(np.mean(err.astype(np.float64) ** 2))
+        grads += sg.grads(l, caches[l], err * (2.0 / err.size))
+    return grads, loss
+
+
+class SGTrainer:
+    """The SG update of one training step, on the policy's own batch, before the policy update."""
+
+    def __init__(self, sg: SyntheticGradients, lr: float):
+        self.sg = sg
+        self.opt = Adam(sg.params(), lr)
+
+    def targets(self, net, cache, dlogits, lam) -> tuple[list, list]:
+        """(preds, targets): the current SG at every layer and the mixture-built targets.
+
+        lam: (layers, width) mixing weights of BP against SG (the same as the policy update's).
+        """
+        preds = [self.sg.predict(l, cache["layers"][l]) for l in range(net.n_layers)]
+        _, deltas = net.backward(cache, dlogits, mix=fixed_mix(net, cache, preds, lam), param_grads=False)
+        return preds, deltas
+
+    def update(self, net, cache, dlogits, lam) -> float:
+        preds, targets = self.targets(net, cache, dlogits, lam)
+        grads, loss = sg_loss_grads(self.sg, cache["layers"], preds, targets)
+        self.opt.step(grads)
+        return loss
+
+
+def fixed_mix(net, cache, preds, lam):
+    """SparseNet.backward's mix for m_l = lam_l delta_l + (1 - lam_l) shat_l, lam (layers, width) given."""
+
+    def mix(l, delta):
+        layer, (x, route, y) = net.layers[l], cache["layers"][l]
+        t = cache["tanh"][l]
+        m, G = kernels.mixed_feedback(delta, preds[l], lam[l], _EMPTY if t is None else t, t is not None,
+                                      route, y, delta.dtype.type(layer.scale))
+        return m, G, None
+
+    return mix
+
+
+_EMPTY = np.zeros((0, 0, 0), dtype=np.float32)
+
+
+def adaptive_mix(net, cache, preds, lambdas):
+    """The mixture at the current lambdas, then each layer's lambda updated by the plug-in.
+
+    The plug-in uses the per-sample BP and SG feedbacks at the layer's routed output, each scaled
+    to unit length (learning.mixing); one batched product gives both the policy gradient of the
+    layer's weights and the sums the plug-in needs.
+    """
+    from learning.mixing import TINY_NORM, routed_moments_from_sums
+
+    def mix(l, delta):
+        layer, (x, route, y) = net.layers[l], cache["layers"][l]
+        t = cache["tanh"][l]
+        xx = np.einsum("wbd,wbd->wb", x, x).astype(np.float64)
+        m, Gcat, bias_sums, uu, wu = kernels.adaptive_feedback(
+            delta, preds[l], lambdas.values[l], _EMPTY if t is None else t, t is not None, route, y,
+            delta.dtype.type(layer.scale), xx, delta.dtype.type(TINY_NORM), delta.dtype.type(1))
+        K = Gcat.shape[2] // 3
+        S = np.matmul(Gcat.transpose(0, 2, 1), x)  # (width, 3K, in_dim)
+        lambdas.update(l, *routed_moments_from_sums(S[:, K:2 * K], S[:, 2 * K:], bias_sums[:, 1], bias_sums[:, 2],
+                                                   uu, wu, x.shape[1]))
+        grads = {"weights": S[:, :K], "bias": bias_sums[:, 0].astype(x.dtype).reshape(layer.bias.shape)}
+        return m, Gcat[:, :, :K], grads
+
+    return mix
+
+
+def mixed_backward(net, sg: SyntheticGradients, cache, dlogits, lambdas, preds=None):
+    """The policy gradient with SG: m_l = lambda_l delta_l + (1 - lambda_l) shat_l at every layer.
+
+    lambdas: learning.mixing.LayerLambdas; when adaptive, each layer's lambda is updated by the
+    plug-in from (delta_l, shat_l) after it has been used (the value used is the one from before
+    this step). Returns (grads, deltas, preds) like SparseNet.backward plus the SG predictions.
+    """
+    if preds is None:
+        preds = [sg.predict(l, cache["layers"][l]) for l in range(net.n_layers)]
+    mix = adaptive_mix(net, cache, preds, lambdas) if lambdas.adaptive else fixed_mix(net, cache, preds, lambdas.values)
+    grads, deltas = net.backward(cache, dlogits, mix=mix)
+    return grads, deltas, preds

@@ -1,0 +1,118 @@
+"""C8's criterion on hand-made per-seed results, C3 from its parts, and the t table."""
+
+import math
+
+import pytest
+
+from learning.claims import T_CRIT_975, c8_check, experiments_claim, paired_test, t_critical
+from learning.sweeps import area_under_curve
+from theory.checks import FAIL, INCONCLUSIVE, NOT_YET, PASS, CheckResult
+
+
+def test_t_table_matches_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    for df, value in enumerate(T_CRIT_975, start=1):
+        assert value == pytest.approx(stats.t.ppf(0.975, df), abs=6e-4)
+    assert t_critical(100) == 1.96
+
+
+@pytest.mark.parametrize("diffs, status", [
+    # mean 0.1, sd 0.01: t = 0.1 / (0.01 / sqrt 3) = 17.3 > 4.303
+    ([0.09, 0.10, 0.11], PASS),
+    ([-0.09, -0.10, -0.11], FAIL),
+    # mean 0.01, sd 0.1: t = 0.17
+    ([0.11, -0.09, 0.01], INCONCLUSIVE),
+    # one seed is never enough
+    ([0.5], INCONCLUSIVE),
+    # all seeds equal and positive: no spread, the sign decides
+    ([0.2, 0.2], PASS),
+    ([0.0, 0.0, 0.0], INCONCLUSIVE),
+])
+def test_paired_criterion_three_outcomes(diffs, status):
+    assert paired_test(diffs)["status"] == status
+
+
+def test_criterion_sits_at_the_critical_value():
+    # 4 seeds: t = mean / (sd / 2) with df 3, critical 3.182; sd of (-1, 1, -1, 1) + m is 2/sqrt(3)
+    sd = 2 / math.sqrt(3)
+    below = [m + 3.10 * sd / 2 for m in (-1, 1, -1, 1)]
+    above = [m + 3.26 * sd / 2 for m in (-1, 1, -1, 1)]
+    assert paired_test(below)["t"] == pytest.approx(3.10)
+    assert paired_test(below)["status"] == INCONCLUSIVE
+    assert paired_test(above)["status"] == PASS
+    assert paired_test([-x for x in above])["status"] == FAIL
+
+
+def test_area_under_curve_is_the_mean_reward_over_steps():
+    import numpy as np
+
+    # a straight line from 0 to 1: mean 0.5; a constant: itself; uneven spacing is weighted by steps
+    assert area_under_curve(np.array([0, 10.0]), np.array([0, 1.0])) == pytest.approx(0.5)
+    assert area_under_curve(np.array([0, 5, 20.0]), np.array([0.3, 0.3, 0.3])) == pytest.approx(0.3)
+    assert area_under_curve(np.array([0, 1, 4.0]), np.array([0, 1.0, 1.0])) == pytest.approx((0.5 + 3) / 4)
+
+
+def _run(method, seed, rewards, p_flip=0.4, steps=None):
+    steps = steps or list(range(0, 10 * len(rewards), 10))
+    # as in the sweeps, only the SG runs carry probes
+    config = {"method": method, "seed": seed, "p_flip": p_flip, "lr": 1e-3 if method == "bp" else 5e-3,
+              "lam": 0.9, "steps": steps[-1], "width": 8, "probe_points": 2 if method == "sg" else 0}
+    return {"config": config, "result": {"eval": [{"step": s, "reward": r} for s, r in zip(steps, rewards)]}}
+
+
+def _data(pairs, p_flip=0.4, extra=()):
+    runs = {}
+    for seed, (sg, bp) in enumerate(pairs):
+        runs[f"sg{seed}"] = _run("sg", seed, sg, p_flip)
+        runs[f"bp{seed}"] = _run("bp", seed, bp, p_flip)
+    for key, run in extra:
+        runs[key] = run
+    return {"sweeps": {"methods": {"keys": list(runs)}}, "runs": runs}
+
+
+def test_c8_pairs_runs_by_seed_and_applies_the_criterion():
+    # SG ahead by 0.2 of area on every seed, BP curves differing by seed
+    curves = [([0.1, 0.5, 0.9], [0.1, 0.3, 0.7]), ([0.2, 0.6, 0.8], [0.2, 0.4, 0.6]),
+              ([0.1, 0.45, 0.85], [0.1, 0.25, 0.65])]
+    row = c8_check(_data(curves))
+    assert row.status == PASS and row.id == "C8" and "3 seeds" in row.numbers
+    # the same curves with the methods swapped: BP significantly ahead
+    assert c8_check(_data([(bp, sg) for sg, bp in curves])).status == FAIL
+    mixed = _data([([0.1, 0.5, 0.9], [0.1, 0.3, 0.7]), ([0.1, 0.3, 0.7], [0.1, 0.5, 0.9])])
+    assert c8_check(mixed).status == INCONCLUSIVE
+
+
+def test_c8_pairs_only_runs_of_the_same_network():
+    data = _data([([0.1, 0.5, 0.9], [0.1, 0.3, 0.7]), ([0.2, 0.6, 0.8], [0.2, 0.4, 0.6])])
+    data["runs"]["bp1"]["config"]["width"] = 16
+    assert "1 seed," in c8_check(data).numbers
+
+
+def test_c8_ignores_other_noise_levels_and_unpaired_seeds():
+    # an sg run at p_flip 0 far ahead and an sg seed without its bp twin must not count
+    data = _data([([0.1, 0.5, 0.9], [0.1, 0.5, 0.9]), ([0.1, 0.5, 0.9], [0.1, 0.5, 0.9])],
+                 extra=[("sg_noise_free", _run("sg", 0, [1, 1, 1], p_flip=0.0)),
+                        ("sg_lonely", _run("sg", 7, [1, 1, 1]))])
+    row = c8_check(data)
+    assert row.status == INCONCLUSIVE and "2 seeds" in row.numbers
+    assert c8_check({"sweeps": {}, "runs": {}}).status == INCONCLUSIVE
+
+
+def _row(cid, status):
+    return CheckResult(id=cid, statement="s", method="experiment", numbers="n", status=status)
+
+
+@pytest.mark.parametrize("c8, c9, status", [
+    (PASS, NOT_YET, PASS),
+    (INCONCLUSIVE, NOT_YET, INCONCLUSIVE),
+    (FAIL, NOT_YET, FAIL),
+    (PASS, PASS, PASS),
+    (PASS, FAIL, FAIL),
+    (PASS, INCONCLUSIVE, INCONCLUSIVE),
+    (NOT_YET, NOT_YET, NOT_YET),
+])
+def test_c3_follows_c8_and_c9(c8, c9, status):
+    row = experiments_claim({"C8": _row("C8", c8), "C9": _row("C9", c9)})
+    assert row.id == "C3" and row.status == status
+    if c9 == NOT_YET and c8 != NOT_YET:
+        assert "C9 not yet reproduced" in row.numbers and "E2 bandit only" in row.numbers

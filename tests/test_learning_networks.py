@@ -1,0 +1,189 @@
+"""SparseNet, the SG predictor, the mixture and the MLP: explicit backward passes against finite differences."""
+
+import numpy as np
+import pytest
+
+from learning import kernels
+from learning.mixing import LayerLambdas
+from learning.mlp import MLP
+from learning.sparsenet import SparseNet, flat_grads
+from learning.synthetic import SGTrainer, SyntheticGradients, mixed_backward, sg_loss_grads
+
+from tests.test_learning_routed import finite_difference, pick
+
+
+def tiny_net(seed=0, layers=3):
+    rng = np.random.default_rng(seed)
+    net = SparseNet.init(rng, in_dim=12, n_actions=4, layers=layers, width=6, neuron=3, slots=2, parents=2,
+                         first_inputs=5, dtype=np.float64)
+    for layer in net.layers:  # larger weights than the init so that routing and tanh are far from linear
+        layer.weights *= 2.0
+    x = rng.normal(size=(7, 12))
+    return rng, net, x
+
+
+def check_fd(loss, pairs, rng, k=12, rtol=1e-6, atol=1e-9):
+    for arr, grad in pairs:
+        coords = pick(rng, arr.shape, k)
+        numeric = finite_difference(loss, arr, coords)
+        analytic = np.array([grad[c] for c in coords])
+        np.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=atol)
+
+
+def test_sparsenet_backward_matches_finite_differences():
+    """Every parameter of every layer (slot maps, routing keys, biases), through residuals, parents and logits."""
+    rng, net, x = tiny_net()
+    upstream = rng.normal(size=(7, 4))
+
+    def loss():
+        return float(np.sum(net.forward(x)[0] * upstream))
+
+    logits, cache = net.forward(x)
+    grads, _ = net.backward(cache, upstream)
+    check_fd(loss, zip(net.params(), flat_grads(grads)), rng)
+    assert net.n_params() == sum(p.size for p in flat_grads(grads))
+
+
+def test_sparsenet_parameter_count_is_the_papers():
+    rng = np.random.default_rng(0)
+    net = SparseNet.init(rng, in_dim=784, n_actions=9, layers=5, width=200, neuron=10, slots=5, parents=5)
+    assert net.n_params() == 2_818_000
+    assert MLP.init(rng, 784, 9, layers=5, width=745).n_params() == 2_814_619
+
+
+def test_sparsenet_forward_is_the_architecture():
+    """Layer 1 has no tanh, later layers add tanh(out) to the previous layer (residual), logits scaled by 1/sqrt(width n)."""
+    rng, net, x = tiny_net()
+    logits, cache = net.forward(x)
+    h = None
+    for l, layer in enumerate(net.layers):
+        out, _ = layer.forward(net.layer_input(l, x, h))
+        h = out if l == 0 else np.tanh(out) + h
+    flat = h.transpose(1, 0, 2).reshape(7, -1)
+    np.testing.assert_allclose(logits, flat @ net.action_keys.reshape(4, -1).T / np.sqrt(6 * 3), rtol=1e-12)
+
+
+def reference_mixed_backward(net, cache, dlogits, preds, lam):
+    """The mixture recursion written from its definition with the plain layer backward (no fused kernels)."""
+    delta, d_keys = net.top_feedback(cache, dlogits)
+    grads, deltas = [None] * net.n_layers, [None] * net.n_layers
+    for l in range(net.n_layers - 1, -1, -1):
+        deltas[l] = delta
+        lw = lam[l][:, None, None]
+        m = lw * delta + (1 - lw) * preds[l]
+        t = cache["tanh"][l]
+        dout = m if t is None else m * (1 - t * t)
+        dx, grads[l] = net.layers[l].backward(cache["layers"][l], dout)
+        if l > 0:
+            delta = net.scatters[l - 1](dx) + m
+    return grads + [d_keys], deltas
+
+
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_mixed_backward_is_the_mixture_recursion(adaptive):
+    """The fused mixture kernels against the definition: m_l = lam delta_l + (1 - lam) shat_l pushed down."""
+    rng, net, x = tiny_net(1)
+    sg = SyntheticGradients.init(rng, net, np.float64)
+    logits, cache = net.forward(x)
+    dlogits = rng.normal(size=logits.shape)
+    lam0 = rng.uniform(0.2, 0.9, size=(net.n_layers, net.width))
+    lambdas = LayerLambdas(net.n_layers, net.width, 0.5, 0.9, adaptive, np.float64)
+    lambdas.values[:] = lam0
+    grads, deltas, preds = mixed_backward(net, sg, cache, dlogits, lambdas)
+    ref_grads, ref_deltas = reference_mixed_backward(net, cache, dlogits, preds, lam0)
+    for a, b in zip(flat_grads(grads), flat_grads(ref_grads)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+    for a, b in zip(deltas, ref_deltas):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+    assert np.any(lambdas.values != lam0) == adaptive
+
+
+def test_mixture_at_lambda_one_is_bp():
+    rng, net, x = tiny_net(2)
+    sg = SyntheticGradients.init(rng, net, np.float64)
+    logits, cache = net.forward(x)
+    dlogits = rng.normal(size=logits.shape)
+    lambdas = LayerLambdas(net.n_layers, net.width, 1.0, 1.0, False, np.float64)
+    mixed, _, _ = mixed_backward(net, sg, cache, dlogits, lambdas)
+    bp, _ = net.backward(cache, dlogits)
+    for a, b in zip(flat_grads(mixed), flat_grads(bp)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_sg_targets_are_built_with_the_mixture():
+    """target_L = delta_L (BP); below, the SG of the layer above enters with weight 1 - lambda."""
+    rng, net, x = tiny_net(3)
+    trainer = SGTrainer(SyntheticGradients.init(rng, net, np.float64), lr=1e-3)
+    logits, cache = net.forward(x)
+    dlogits = rng.normal(size=logits.shape)
+    lam = np.full((net.n_layers, net.width), 0.3)
+    preds, targets = trainer.targets(net, cache, dlogits, lam)
+    _, ref = reference_mixed_backward(net, cache, dlogits, preds, lam)
+    bp_top, _ = net.top_feedback(cache, dlogits)
+    np.testing.assert_allclose(targets[-1], bp_top, rtol=1e-12)
+    for a, b in zip(targets, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+    _, all_bp = net.backward(cache, dlogits)
+    assert not np.allclose(targets[0], all_bp[0])  # the SG really enters the lower targets
+
+
+def test_sg_predictor_backward_matches_finite_differences():
+    """The SG loss gradient in the SG's maps and biases, routing weights shared (held fixed)."""
+    rng, net, x = tiny_net(4)
+    sg = SyntheticGradients.init(rng, net, np.float64)
+    logits, cache = net.forward(x)
+    targets = [rng.normal(size=(net.width, 7, 3)) for _ in net.layers]
+
+    def loss():
+        preds = [sg.predict(l, cache["layers"][l]) for l in range(net.n_layers)]
+        return sum(float(np.mean((p - t) ** 2)) for p, t in zip(preds, targets))
+
+    preds = [sg.predict(l, cache["layers"][l]) for l in range(net.n_layers)]
+    grads, value = sg_loss_grads(sg, cache["layers"], preds, targets)
+    assert value == pytest.approx(loss(), rel=1e-12)
+    check_fd(loss, zip(sg.params(), grads), rng)
+
+
+def test_sg_prediction_is_the_routed_affine_map():
+    rng, net, x = tiny_net(5)
+    sg = SyntheticGradients.init(rng, net, np.float64)
+    _, cache = net.forward(x)
+    xin, route, _ = cache["layers"][1]
+    pred = sg.predict(1, cache["layers"][1])
+    C = sg.maps[1].reshape(net.width, 2, 3, -1)
+    for w in (0, 5):
+        for i in (0, 6):
+            slots = C[w] @ xin[w, i] + sg.bias[1][w]
+            np.testing.assert_allclose(pred[w, i], route[w, i] @ slots, rtol=1e-12)
+
+
+def test_mlp_backward_matches_finite_differences():
+    rng = np.random.default_rng(6)
+    mlp = MLP.init(rng, in_dim=9, n_actions=4, layers=3, width=7, dtype=np.float64)
+    for b in mlp.biases:
+        b += rng.normal(size=b.shape) * 0.3
+    x = rng.normal(size=(5, 9))
+    upstream = rng.normal(size=(5, 4))
+
+    def loss():
+        return float(np.sum(mlp.forward(x)[0] * upstream))
+
+    logits, cache = mlp.forward(x)
+    check_fd(loss, zip(mlp.params(), mlp.backward(cache, upstream)), rng)
+
+
+def test_adam_matches_the_update_rule():
+    """Two steps against the textbook formula (bias-corrected moments)."""
+    from learning.adam import Adam
+
+    p = np.array([1.0, -2.0, 0.5])
+    opt = Adam([p], lr=0.1)
+    g1, g2 = np.array([0.3, -1.0, 0.0]), np.array([0.1, 2.0, -0.5])
+    ref = np.array([1.0, -2.0, 0.5])
+    m = v = np.zeros(3)
+    for t, g in enumerate([g1, g2], start=1):
+        opt.step([g])
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        ref = ref - 0.1 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        np.testing.assert_allclose(p, ref, rtol=1e-12)

@@ -1,0 +1,125 @@
+"""The routed-neuron layer: its forward against the formula, its backward against finite differences."""
+
+import numpy as np
+import pytest
+
+from learning.routed import RoutedLayer, draw_parents, gather_parents, scatter_parents
+
+
+def finite_difference(f, arr, coords, eps=1e-6):
+    out = []
+    for c in coords:
+        old = arr[c]
+        arr[c] = old + eps
+        up = f()
+        arr[c] = old - eps
+        down = f()
+        arr[c] = old
+        out.append((up - down) / (2 * eps))
+    return np.array(out)
+
+
+def pick(rng, shape, k):
+    flat = rng.choice(int(np.prod(shape)), size=min(k, int(np.prod(shape))), replace=False)
+    return [np.unravel_index(i, shape) for i in flat]
+
+
+@pytest.fixture
+def layer_and_input():
+    rng = np.random.default_rng(3)
+    layer = RoutedLayer.init(rng, width=4, in_dim=6, out_dim=3, slots=3, dtype=np.float64, std=0.7)
+    x = rng.normal(size=(4, 5, 6))
+    return rng, layer, x
+
+
+def test_forward_is_the_formula(layer_and_input):
+    """Catches a wrong key scale, softmax over the wrong axis, a missing bias or tanh."""
+    _, layer, x = layer_and_input
+    out, (_, route, y) = layer.forward(x)
+    A, keys, b = layer.A, layer.keys, layer.bias
+    for w in range(layer.width):
+        for i in range(x.shape[1]):
+            logits = keys[w] @ x[w, i] / np.sqrt(layer.in_dim)
+            r = np.exp(logits - logits.max())
+            r /= r.sum()
+            slots = np.tanh(A[w] @ x[w, i] + b[w])  # (slots, out_dim)
+            np.testing.assert_allclose(route[w, i], r, rtol=1e-12)
+            np.testing.assert_allclose(out[w, i], r @ slots, rtol=1e-12)
+
+
+def test_backward_matches_finite_differences(layer_and_input):
+    """Every gradient (slot maps, keys = routing, bias, input) against central differences."""
+    rng, layer, x = layer_and_input
+    upstream = rng.normal(size=(layer.width, x.shape[1], layer.out_dim))
+
+    def loss():
+        return float(np.sum(layer.forward(x)[0] * upstream))
+
+    out, cache = layer.forward(x)
+    dx, grads = layer.backward(cache, upstream)
+    m, n = layer.slots, layer.out_dim
+    key_rows = [(w, m * n + s, d) for w in range(layer.width) for s in range(m) for d in range(layer.in_dim)]
+    checks = [
+        (layer.weights, grads["weights"], pick(rng, layer.weights.shape, 40)),  # slot maps and keys
+        (layer.weights, grads["weights"], key_rows[:: 7]),  # the routing keys on their own
+        (layer.bias, grads["bias"], pick(rng, layer.bias.shape, 20)),
+        (x, dx, pick(rng, x.shape, 30)),
+    ]
+    for arr, grad, coords in checks:
+        numeric = finite_difference(loss, arr, coords)
+        analytic = np.array([grad[c] for c in coords])
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_backward_without_input_grad_gives_the_same_parameter_grads(layer_and_input):
+    rng, layer, x = layer_and_input
+    upstream = rng.normal(size=(layer.width, x.shape[1], layer.out_dim))
+    _, cache = layer.forward(x)
+    dx, full = layer.backward(cache, upstream)
+    none, part = layer.backward(cache, upstream, input_grad=False)
+    assert none is None
+    for k in full:
+        np.testing.assert_array_equal(full[k], part[k])
+
+
+def test_float32_layer_stays_float32():
+    rng = np.random.default_rng(0)
+    layer = RoutedLayer.init(rng, width=3, in_dim=4, out_dim=2, slots=2)
+    x = rng.normal(size=(3, 5, 4)).astype(np.float32)
+    out, cache = layer.forward(x)
+    dx, grads = layer.backward(cache, np.ones_like(out))
+    assert out.dtype == dx.dtype == grads["weights"].dtype == grads["bias"].dtype == np.float32
+
+
+def test_scatter_is_the_adjoint_of_gather():
+    """<gather(h), v> = <h, scatter(v)>: catches a parent gradient dropped or sent to the wrong neuron."""
+    rng = np.random.default_rng(1)
+    parents = draw_parents(rng, n_children=7, n_pool=9, k=3)
+    assert all(len(set(row)) == 3 for row in parents)
+    h = rng.normal(size=(9, 4, 2))
+    v = rng.normal(size=(7, 4, 6))
+    x = gather_parents(h, parents)
+    np.testing.assert_array_equal(x[2, 1, 2:4], h[parents[2, 1], 1])
+    np.testing.assert_allclose(np.sum(x * v), np.sum(h * scatter_parents(v, parents, 9)), rtol=1e-12)
+
+
+def test_bad_parents_and_shapes_are_one_line_errors():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"parents must be in \[1, 4\]"):
+        draw_parents(rng, 3, 4, 5)
+    layer = RoutedLayer.init(rng, width=3, in_dim=4, out_dim=2, slots=2)
+    with pytest.raises(ValueError, match="x must have shape"):
+        layer.forward(np.zeros((3, 5, 5), np.float32))
+
+
+def test_float32_forward_agrees_with_float64():
+    """The float32 path (its own rational tanh) against the exact float64 path: catches a wrong tanh coefficient."""
+    rng = np.random.default_rng(5)
+    layer = RoutedLayer.init(rng, width=6, in_dim=8, out_dim=4, slots=3, dtype=np.float64, std=1.5)
+    x = rng.normal(size=(6, 40, 8)) * 2.0
+    exact, (_, _, y64) = layer.forward(x)
+    layer32 = RoutedLayer(layer.weights.astype(np.float32), layer.bias.astype(np.float32))
+    approx, (_, _, y32) = layer32.forward(x.astype(np.float32))
+    assert np.abs(y64).max() > 0.999  # the clamped tails are exercised
+    np.testing.assert_allclose(y32, y64, atol=2e-6)
+    np.testing.assert_allclose(approx, exact, atol=2e-6)

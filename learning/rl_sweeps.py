@@ -54,14 +54,16 @@ def sweep_tasks(envs, models, lrs, num_envs, seeds, updates: int, extra: dict | 
     return tasks
 
 
-def run_sweep(name: str, tasks: list[Task], out: Path, workers: int = 1, progress=None) -> list[dict]:
-    """Run (or resume) the tasks into out/runs, record them as sweep `name`, rewrite the tables."""
+def run_sweep(name: str, tasks: list[Task], out: Path, progress=None, **runner) -> list[dict]:
+    """Run (or resume) the tasks into out/runs, record them as sweep `name`, rewrite the tables.
+
+    runner: run_tasks's options (workers, retries, scheduler)."""
     out = Path(out)
     manifest = load_manifest(out)
     manifest[name] = {"keys": [t.key for t in tasks]}
     save_atomic(out / "sweeps.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     try:
-        return run_tasks(tasks, out / "runs", workers=workers, progress=progress)
+        return run_tasks(tasks, out / "runs", progress=progress, **runner)
     finally:
         write_tables(out)
 

@@ -108,9 +108,10 @@ def sweep_tasks(name: str, base: dict, seeds, methods=None) -> list[Task]:
     return tasks
 
 
-def run_sweep(name: str, base: dict, seeds, out: Path, methods=None, progress=None, workers: int = 1,
-              retries: int = 1) -> list[dict]:
-    """Run (or resume) sweep `name`; record it in sweeps.json; rewrite the tables; return its results."""
+def run_sweep(name: str, base: dict, seeds, out: Path, methods=None, progress=None, **runner) -> list[dict]:
+    """Run (or resume) sweep `name`; record it in sweeps.json; rewrite the tables; return its results.
+
+    runner: run_tasks's options (workers, retries, scheduler)."""
     out = Path(out)
     tasks = sweep_tasks(name, base, seeds, methods)
     manifest = load_manifest(out)
@@ -125,7 +126,7 @@ def run_sweep(name: str, base: dict, seeds, out: Path, methods=None, progress=No
     # recorded first, so the tables of an interrupted sweep still list the runs it finished
     save_atomic(out / "sweeps.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     try:
-        results = run_tasks(tasks, out / "runs", workers=workers, retries=retries, progress=progress)
+        results = run_tasks(tasks, out / "runs", progress=progress, **runner)
     finally:
         write_tables(out)
     return results

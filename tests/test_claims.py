@@ -133,7 +133,8 @@ def test_looking_up_a_missing_or_duplicated_id_is_an_error():
 def test_summary_claims_use_every_row_of_the_results_they_cite(failing, c4, c5):
     from sgbp.reproduce_cmd import summary_claims
 
-    checks = _rows("C1", "T3-sym", "T6-sym", "T7-sym", "T3-mc", "T6-mc", "T7-mc", "T4-sweep", failing=failing)
+    checks = _rows("C1", "T3-sym", "T6-sym", "T7-sym", "T3-mc", "T6-mc", "T7-mc", "T4-sweep", "C8", "C9",
+                   failing=failing)
     out = {c.id: c for c in summary_claims(checks)}
     assert (out["C4"].status, out["C5"].status) == (c4, c5)
     assert out["C4"].numbers == "via " + ", ".join(

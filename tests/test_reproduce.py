@@ -8,7 +8,7 @@ import figures
 from montecarlo.sweep import expert_configs, read_csv, run_sweep
 from sgbp import reproduce_cmd
 from sgbp.cli import main
-from theory.checks import NOT_YET, PASS
+from theory.checks import INCONCLUSIVE, PASS
 from theory.params import CASES
 
 GRID = {"ds": range(4, 6), "ks": (2,), "ns": (1, 2, 3, 4), "m": 3}
@@ -82,12 +82,15 @@ def test_report_has_every_claim_and_result(run):
 
 
 def test_every_check_passes_or_is_not_yet_reproduced(run):
-    """An engine or evaluator bug that makes a check FAIL (or INCONCLUSIVE) turns this red; the
-    rows not yet reproduced are exactly the bandit and RL experiments."""
+    """An engine or evaluator bug that makes a check FAIL (or INCONCLUSIVE) turns this red. Only the
+    learning experiments (C3, C8, C9), whose test profile is far too short to decide, may be
+    INCONCLUSIVE; none of them may FAIL."""
     _, _, checks = run
-    bad = [f"{c.id} {c.status}: {c.numbers}" for c in checks if c.status not in (PASS, NOT_YET)]
+    experiments = {"C3", "C8", "C9"}
+    bad = [f"{c.id} {c.status}: {c.numbers}" for c in checks
+           if c.status != PASS and not (c.id in experiments and c.status == INCONCLUSIVE)]
     assert not bad, "\n".join(bad)
-    assert sorted(c.id for c in checks if c.status == NOT_YET) == ["C3", "C8", "C9"]
+    assert experiments <= {c.id for c in checks}
 
 
 def test_same_seed_same_rows(run):

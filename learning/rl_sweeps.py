@@ -10,9 +10,7 @@ Layout of a results folder (`sgbp rl --out DIR`, or `<reproduce out>/e3`):
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import numpy as np
 
 from learning.labyrinth import EPISODE_LENGTH
 from learning.rl import rl_config
-from learning.sweeps import area_under_curve
+from learning.sweeps import area_under_curve, csv_text, load_manifest
 from runner import Task, run_tasks
 from runner.tasks import save_atomic
 
@@ -68,11 +66,6 @@ def run_sweep(name: str, tasks: list[Task], out: Path, progress=None, **runner) 
         write_tables(out)
 
 
-def load_manifest(out: Path) -> dict:
-    path = Path(out) / "sweeps.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
 def load_runs(out: Path, sweep: str | None = None) -> dict:
     """{key: {"config", "result"}} for every finished run of the named sweep (default: of all)."""
     out = Path(out)
@@ -105,14 +98,6 @@ def success_area(result: dict) -> float:
     return area_under_curve(np.arange(len(success), dtype=float), success)
 
 
-def _csv_text(header, rows) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def write_tables(out: Path) -> None:
     out = Path(out)
     if not (out / "sweeps.json").exists():
@@ -127,9 +112,9 @@ def write_tables(out: Path) -> None:
         for u in range(len(r["success"])):
             updates.append([key, u + 1, int(steps[u]), r["steps"][u], r["success"][u], r["return"][u],
                             r["length"][u], lam[u] if lam else ""])
-    save_atomic(out / "runs.csv", _csv_text(RUN_FIELDS + ("final_success", "success_auc", "final_lambda",
+    save_atomic(out / "runs.csv", csv_text(RUN_FIELDS + ("final_success", "success_auc", "final_lambda",
                                                           "seconds"), summary))
-    save_atomic(out / "updates.csv", _csv_text(UPDATE_FIELDS, updates))
+    save_atomic(out / "updates.csv", csv_text(UPDATE_FIELDS, updates))
 
 
 def check_choices(name: str, values, allowed) -> list:

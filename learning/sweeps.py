@@ -165,7 +165,8 @@ def area_under_curve(steps: np.ndarray, rewards: np.ndarray) -> float:
     return float(area / (steps[-1] - steps[0]))
 
 
-def _csv_text(header, rows) -> str:
+def csv_text(header, rows) -> str:
+    """A CSV table as text: header, then rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -191,7 +192,7 @@ def write_tables(out: Path) -> None:
         for entry in result.get("probes", []):
             probes += [[key, entry["step"], layer + 1] + [m[f] for f in PROBE_FIELDS]
                        for layer, m in enumerate(entry["layers"])]
-    save_atomic(out / "runs.csv", _csv_text(TABLE_FIELDS + ("final_reward", "auc", "seconds"), summary))
-    save_atomic(out / "eval.csv", _csv_text(("key", "step", "reward"), evals))
-    save_atomic(out / "lambda.csv", _csv_text(("key", "step", "layer", "lambda"), lams))
-    save_atomic(out / "probes.csv", _csv_text(("key", "step", "layer") + PROBE_FIELDS, probes))
+    save_atomic(out / "runs.csv", csv_text(TABLE_FIELDS + ("final_reward", "auc", "seconds"), summary))
+    save_atomic(out / "eval.csv", csv_text(("key", "step", "reward"), evals))
+    save_atomic(out / "lambda.csv", csv_text(("key", "step", "layer", "lambda"), lams))
+    save_atomic(out / "probes.csv", csv_text(("key", "step", "layer") + PROBE_FIELDS, probes))

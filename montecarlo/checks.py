@@ -22,7 +22,7 @@ import numpy as np
 from montecarlo.expert import ExpertEngine
 from montecarlo.pooling import simulate_pooled
 from montecarlo.rng import derived_seed
-from montecarlo.stats import Z95, log_ratio_z, z_score
+from montecarlo.stats import log_ratio_z, z_score
 from theory.checks import CheckResult, outcome
 from theory.exact import cell_average, crossover_n, exact_mse
 from theory.feedback import FeedbackModel

@@ -181,7 +181,6 @@ def estimate(st: Structure, samples: np.ndarray, with_se: bool = True, with_test
     with_se: the standard errors; with_test (needs with_se): the test of B, whose critical value
     needs the third cumulant (the costliest part)."""
     n = samples.shape[-1]
-    R = st.R
     fhat = samples.mean(axis=-1)  # (..., R, m)
     dev = samples - fhat[..., None]
     sig = np.matmul(dev, dev.swapaxes(-1, -2)) / (n - 1)  # Sigma_hat_r, per sample

@@ -15,6 +15,7 @@ import json
 import os
 import re
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -98,21 +99,26 @@ def _local(pending: list[Task], workers: int, retries: int, finish):
     saved = {v: os.environ.get(v) for v in THREAD_VARS}
     os.environ.update({v: "1" for v in THREAD_VARS})
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            attempts = {task.key: 0 for task in pending}
-            futures = {pool.submit(call, t.fn, t.config): t for t in pending}
-            while futures:
-                finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
-                for future in finished:
-                    task = futures.pop(future)
-                    try:
-                        finish(task, future.result())
-                    except Exception as err:  # the task's own error, or its worker died
-                        attempts[task.key] += 1
-                        if attempts[task.key] <= retries:
-                            futures[pool.submit(call, task.fn, task.config)] = task
-                        else:
-                            failures.append((task, f"{type(err).__name__}: {err}"))
+        attempts = {task.key: 0 for task in pending}
+        queue = list(pending)
+        while queue:  # a worker process that dies breaks the pool: the rest go to a fresh one
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(call, t.fn, t.config): t for t in queue}
+                queue = []
+                while futures:
+                    finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        task = futures.pop(future)
+                        try:
+                            finish(task, future.result())
+                        except Exception as err:  # the task's own error, or its worker died
+                            attempts[task.key] += 1
+                            if attempts[task.key] > retries:
+                                failures.append((task, f"{type(err).__name__}: {err}"))
+                            elif isinstance(err, BrokenProcessPool):
+                                queue.append(task)
+                            else:
+                                futures[pool.submit(call, task.fn, task.config)] = task
     finally:
         for var, value in saved.items():
             if value is None:

@@ -1,6 +1,7 @@
 """The resumable task runner: same results for any number of processes, resume, failures."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,15 @@ def flaky(config):
     if config["seed"] == 3 or not marker.exists():
         marker.touch()
         raise RuntimeError(f"seed {config['seed']} failed")
+    return config["seed"] * 10
+
+
+def lethal(config):
+    """Kills its worker process on its first call for seed 2 (a crash, not an exception)."""
+    marker = Path(config["log"], f"tried{config['seed']}")
+    if config["seed"] == 2 and not marker.exists():
+        marker.touch()
+        os._exit(1)
     return config["seed"] * 10
 
 
@@ -88,3 +98,11 @@ def test_bad_tasks_and_parameters(tmp_path):
         run_tasks([Task("a", "m:f", {}), Task("a", "m:f", {})], tmp_path)
     with pytest.raises(ValueError, match="workers must be between 1 and 256"):
         run_tasks([], tmp_path, workers=0)
+
+
+def test_a_killed_worker_process_loses_no_result_and_the_sweep_completes(tmp_path):
+    log = tmp_path / "log"
+    log.mkdir()
+    results = run_tasks(tasks(log, "lethal", seeds=range(5)), tmp_path / "out", workers=2, retries=1)
+    assert results == [0, 10, 20, 30, 40]
+    assert (log / "tried2").exists()

@@ -1,4 +1,4 @@
-"""Gradient-MSE probes inside the learning network (ISSUE 8 section 3; beyond the paper).
+"""Gradient-MSE probes inside the learning network (beyond the paper).
 
 In the bandit, given the contexts, the expected policy gradient over actions and reward noise is
 exact: the expected REINFORCE feedback at the logits is pi * (q - pi . q) with q_a the expected

@@ -4,7 +4,7 @@ C9 criterion (fixed before any run): pair each sparsenet-sg run with the sparsen
 same environment, learning rate, num_envs, number of updates and seed (same initial weights, same
 mazes). A pair's difference is SG minus BPTT in the normalised area under the success-rate curve
 (learning speed and final level together). In each environment, each seed's differences are
-averaged over the learning rates and num_envs that were run, and the paired t test of issue 8's C8
+averaged over the learning rates and num_envs that were run, and the paired t test of the bandit's C8
 (two-sided 5%) is applied to these per-seed means: an environment passes if t is above the critical
 value and fails if below minus it. C9 is PASS if every environment that was run passes, FAIL if
 any fails, INCONCLUSIVE otherwise (and with fewer than 2 seeds).

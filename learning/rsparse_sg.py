@@ -7,7 +7,7 @@ into the neurons and back to step t - 1; shat_t is each neuron's SG from its loc
 routing weights. lambda = 1 everywhere gives BPTT exactly. As in the authors' code:
 - the SG is fitted to the mixed feedback (mean squared error over valid steps, its own Adam at
   learning rate 1e-5, clipped at norm 0.5) and starts at zero;
-- lambda is per neuron, adaptive (issue 8's plug-in over all valid (t, episode) samples, each
+- lambda is per neuron, adaptive (the bandit's plug-in over all valid (t, episode) samples, each
   signal scaled to a unit vector first, momentum 0.9), starting at 1.0; the value used in an
   update is the one from before it;
 - at earlier time steps lambda is raised toward 1 by the temporal schedule below.
@@ -112,9 +112,9 @@ class RecurrentSG:
         return float(np.sum(err.astype(np.float64) ** 2) / count)
 
     def _update_lambda(self, joined, g_true, shat, valid) -> None:
-        """issue 8's plug-in lambda per neuron over the valid (t, episode) samples, then momentum.
+        """the bandit's plug-in lambda per neuron over the valid (t, episode) samples, then momentum.
 
-        issue 8's fused kernel gives each sample's unit-scaled BP and SG slot feedbacks and the
+        the bandit's fused kernel gives each sample's unit-scaled BP and SG slot feedbacks and the
         per-sample terms; one product per layer gives the batch sums."""
         count = int(valid.sum())
         if count < 2:

@@ -6,7 +6,7 @@ slots. The observation embedding (128 numbers) feeds the first 16 neurons only. 
 every neuron's input has the length of parents plus embedding (164) for the key scale and the
 initial weights; the embedding part of the other 112 neurons is always zero, so they are held in
 a second routed layer that reads only their parents (same outputs and gradients, a third of the
-work). Both layers are issue 8's RoutedLayer with the key scale fixed at 1 / sqrt(164).
+work). Both layers are the bandit's RoutedLayer with the key scale fixed at 1 / sqrt(164).
 
 The actor head routes the whole state: for each action a, logit_a = sum_m route_am (A_am . h + b_am),
 route_a = softmax_m(key_am . h / sqrt(768)) (linear slots, no tanh).

@@ -267,7 +267,7 @@ def mixture_by_propagation(bf, coef, n, lam):
 def test_common_contributions_with_a_shared_latent(case, rho):
     """Parameters shared by all states plus one latent per state feeding every expert: the
     covariance C pairs BP's contribution x with SG's cell average y on the shared parameters.
-    (The configuration of issue 7: d = 5, k = 2, m = 3, n = 2.)"""
+    (d = 5, k = 2, m = 3, n = 2: a configuration where <y, y> in place of <x, y> once went unnoticed.)"""
     inst = make_expert_instance(5, 2, 3, seed=21)
     common = np.random.default_rng(21).normal(size=(inst.R, inst.m, 4)) / inst.R
     bf = BruteForce(inst, rho, common=common)

@@ -96,7 +96,7 @@ def test_adaptive_lambda_moves_and_sg_learns():
 
 
 def test_lambda_update_is_the_plug_in_over_valid_samples(monkeypatch):
-    """The fused update equals issue 8's plug-in (routed_plugin_moments on unit-scaled BP and SG
+    """The fused update equals the bandit's plug-in (routed_plugin_moments on unit-scaled BP and SG
     feedbacks) over the valid (step, episode) samples, then momentum 0.9 (catches padding steps
     counted as samples, or BP and SG swapped)."""
     from learning.mixing import lambda_from_moments, routed_plugin_moments, unit_rows

@@ -18,8 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from theory.checks import CheckResult, outcome
 from theory.diagnose import LEVEL, Structure, authors_plugin_limit, estimate, plugin_coefficients, plugin_moments
 from theory.exact import exact_mse
 from theory.feedback import FeedbackModel
+from theory.files import save_atomic
 from theory.instance import ExpertInstance, make_expert_instance
 from theory.params import CASES
 
@@ -338,14 +337,6 @@ def diagnosis_study(trials: int, seed: int, d: int = 5, k: int = 2, m: int = 5, 
             "series": series, "power": power}
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 PROFILE_TRIALS = {"quick": 1000, "full": 10000, "test": 60}  # trials per point
 
 
@@ -361,7 +352,7 @@ def diagnosis_checks(out: Path, profile: str, seed: int) -> list[CheckResult]:
                check_lambda_rep(trials=trials, seed=seed), check_t12(trials=trials, seed=seed)]
     study = diagnosis_study(trials=trials, seed=seed)
     study["seconds"] = time.perf_counter() - start
-    _atomic_write(Path(out) / STUDY_FILE, json.dumps(study, indent=1) + "\n")
-    _atomic_write(Path(out) / "t10_t12_checks.json",
+    save_atomic(Path(out) / STUDY_FILE, json.dumps(study, indent=1) + "\n")
+    save_atomic(Path(out) / "t10_t12_checks.json",
                   json.dumps([dataclasses.asdict(c) for c in checks], indent=1) + "\n")
     return checks

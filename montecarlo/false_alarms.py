@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from montecarlo.checks import CHECKS, monte_carlo_checks
+from theory.files import save_atomic
 from theory.params import check_int, check_real
 
 
@@ -71,10 +71,7 @@ def measure(seeds, scale: float, out: Path | None = None, say=None, only=None) -
 
 
 def _save(data: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+    save_atomic(path, json.dumps(data, indent=1) + "\n")
 
 
 def main(argv=None) -> int:

@@ -22,6 +22,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from learning.adam import Adam
+from learning.heap import reuse_freed_pages
 from learning.mixing import LayerLambdas
 from learning.mlp import MLP
 from learning.policy import noisy_rewards, reinforce_feedback, sample_actions, softmax
@@ -127,6 +128,7 @@ class Learner:
     """One method's policy and its update rule; `step(x, y, rng)` makes one training step."""
 
     def __init__(self, cfg: dict, in_dim: int, n_actions: int, rng: np.random.Generator):
+        reuse_freed_pages()  # each step's large temporaries then reuse warm heap pages
         dtype = np.dtype(cfg["dtype"])
         self.cfg, self.dtype, self.method = cfg, dtype, cfg["method"]
         if self.method == "mlp":

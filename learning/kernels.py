@@ -284,9 +284,6 @@ def adaptive_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale, xx,
                     Gcat[w, b, k] = gm
                     Gcat[w, b, K + k] = g1
                     Gcat[w, b, 2 * K + k] = u
-                    acc[k] += gm
-                    acc[mn + k] += g1
-                    acc[2 * mn + k] += u
                     b_uu += u * u
                     b_wu += g1 * u
                 ra[m] = s1
@@ -306,6 +303,11 @@ def adaptive_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale, xx,
                 s_wu += g1 * u
             uu[w, b] = (s_uu + b_uu) * xx[w, b] + b_uu
             wu[w, b] = (s_wu + b_wu) * xx[w, b] + b_wu
+        # the bias sums over the batch, from the neuron's rows while they are in cache
+        for b in range(B):
+            for i in range(3):
+                for k in range(mn):
+                    acc[i * mn + k] += Gcat[w, b, i * K + k]
         for i in range(3):
             for k in range(mn):
                 bias_sums[w, i, k] = acc[i * mn + k]

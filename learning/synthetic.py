@@ -101,6 +101,7 @@ def fixed_mix(net, cache, preds, lam):
 
 
 _EMPTY = np.zeros((0, 0, 0), dtype=np.float32)
+NEURON_CHUNK = 16  # neurons per fused block of the adaptive mix: their 3K x batch feedback fits in L2
 
 
 def adaptive_mix(net, cache, preds, lambdas):
@@ -115,16 +116,28 @@ def adaptive_mix(net, cache, preds, lambdas):
     def mix(l, delta):
         layer, (x, route, y) = net.layers[l], cache["layers"][l]
         t = cache["tanh"][l]
+        W, B, n = delta.shape
+        K = layer.weights.shape[1]
+        mn = K - layer.slots
         xx = np.einsum("wbd,wbd->wb", x, x).astype(np.float64)
-        m, Gcat, bias_sums, uu, wu = kernels.adaptive_feedback(
-            delta, preds[l], lambdas.values[l], _EMPTY if t is None else t, t is not None, route, y,
-            delta.dtype.type(layer.scale), xx, delta.dtype.type(TINY_NORM), delta.dtype.type(1))
-        K = Gcat.shape[2] // 3
-        S = np.matmul(Gcat.transpose(0, 2, 1), x)  # (width, 3K, in_dim)
+        m = np.empty_like(delta)
+        G = np.empty((W, B, K), dtype=delta.dtype)
+        S = np.empty((W, 3 * K, x.shape[2]), dtype=x.dtype)
+        bias_sums = np.empty((W, 3, mn))
+        uu, wu = np.empty((W, B)), np.empty((W, B))
+        tiny, one, scale = delta.dtype.type(TINY_NORM), delta.dtype.type(1), delta.dtype.type(layer.scale)
+        for a in range(0, W, NEURON_CHUNK):
+            # a few neurons at a time, so the product reads their feedback blocks while still in cache
+            c = slice(a, min(a + NEURON_CHUNK, W))
+            m[c], Gcat, bias_sums[c], uu[c], wu[c] = kernels.adaptive_feedback(
+                delta[c], preds[l][c], lambdas.values[l][c], _EMPTY if t is None else t[c], t is not None,
+                route[c], y[c], scale, xx[c], tiny, one)
+            G[c] = Gcat[:, :, :K]
+            np.matmul(Gcat.transpose(0, 2, 1), x[c], out=S[c])  # (chunk, 3K, in_dim)
         lambdas.update(l, *routed_moments_from_sums(S[:, K:2 * K], S[:, 2 * K:], bias_sums[:, 1], bias_sums[:, 2],
-                                                   uu, wu, x.shape[1]))
+                                                   uu, wu, B))
         grads = {"weights": S[:, :K], "bias": bias_sums[:, 0].astype(x.dtype).reshape(layer.bias.shape)}
-        return m, Gcat[:, :, :K], grads
+        return m, G, grads
 
     return mix
 

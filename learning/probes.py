@@ -22,6 +22,7 @@ import numpy as np
 
 from learning.synthetic import fixed_mix
 from learning.policy import expected_feedback, noisy_rewards, reinforce_feedback, sample_actions, softmax
+from theory.exact import optimal_lambda
 
 
 def _neuron_vectors(g: dict) -> np.ndarray:
@@ -36,14 +37,6 @@ def _dot(a, b):
 
 def _cosine(dot, a, b) -> float:
     return float(dot / (a * b)) if a > 0 and b > 0 else 0.0
-
-
-def lambda_star(bias_sq, var_bp, var_sg, cov):
-    """T7: (B + V_SG - C) / (B + V_BP + V_SG - 2C), clipped to [0, 1] (1 where the denominator is 0)."""
-    num = np.asarray(bias_sq + var_sg - cov, np.float64)
-    den = np.asarray(bias_sq + var_bp + var_sg - 2.0 * cov, np.float64)
-    safe = np.where(den > 0, den, 1.0)
-    return np.where(den > 0, np.clip(num / safe, 0.0, 1.0), 1.0)
 
 
 def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.random.Generator) -> list[dict]:
@@ -113,8 +106,8 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
             cov = (acc["xy"][l] / K - _dot(xbar, Y[l])) * K / (K - 1)
             row.update(mse_sg=float(bias_sq.sum()), mse_mix=float(acc["se_mix"][l].sum() / K),
                        bias_sq_sg=float(bias_sq.sum()), var_sg=float(var_sg.sum()), cov=float(cov.sum()),
-                       lambda_star=float(lambda_star(bias_sq, var_bp, var_sg, cov).mean()),
-                       lambda_star_layer=float(lambda_star(bias_sq.sum(), var_bp.sum(), 0.0, cov.sum())),
+                       lambda_star=float(np.mean(optimal_lambda(bias_sq, var_bp, var_sg, cov))),
+                       lambda_star_layer=float(optimal_lambda(bias_sq.sum(), var_bp.sum(), 0.0, cov.sum())),
                        lambda_adaptive=float(lambdas.values[l].mean()),
                        cos_sg=_cosine(np.sum(Y[l] * G[l]), np.sqrt(np.sum(Y[l] * Y[l])), g_norm[l]),
                        cos_mix=float(cos["mix"][l] / K),

@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from montecarlo.rng import derived_seed
 from montecarlo.stats import z_score
 from theory.checks import CheckResult, outcome
-from theory.diagnose import LEVEL, Structure, authors_plugin_limit, estimate, plugin_coefficients, plugin_moments
+from theory.diagnose import LEVEL, Structure, authors_plugin_limit, estimate, plugin_coefficients, plugin_lambda, plugin_moments
 from theory.exact import exact_mse
 from theory.feedback import FeedbackModel
 from theory.files import save_atomic
@@ -156,9 +156,7 @@ def check_t10(trials: int = 2000, seed: int = 0, d: int = 5, k: int = 2, m: int 
             lim_inf = authors_plugin_limit(inst, fb, n, states=math.inf)
             rb = run_trials(big, fb, n, max(50, trials // copies), derived_seed(seed, 10, ci, n, copies),
                             with_se=False, st=st_big)
-            v, c, u = rb["plug_v"], rb["plug_c"], rb["plug_U"]
-            den = v + np.maximum(u - v, 0.0)
-            lam_big = mean_se(np.where(den > 0, np.clip(1 + c / np.where(den > 0, den, 1), 0, 1), 1.0))
+            lam_big = mean_se(plugin_lambda(rb["plug_v"], rb["plug_c"], rb["plug_U"]))
             gap = abs(lam_big[0] - lim_inf.lam)
             near = gap < max(Z_TOL * lam_big[1], 0.02)
             ok &= max(abs(z) for z in zs.values()) < Z_TOL and near

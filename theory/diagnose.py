@@ -305,14 +305,17 @@ def plugin_moments(st: Structure, samples: np.ndarray, fhat=None, shat=None) -> 
     return v, c, ubar2
 
 
-def authors_lambda(st: Structure, samples: np.ndarray, fhat=None, shat=None) -> np.ndarray:
-    """The authors' plug-in: b2 = max(||ubar||^2 - v, 0), lambda = clip(1 + c / (v + b2), 0, 1), 1 when
-    v + b2 = 0."""
-    v, c, ubar2 = plugin_moments(st, samples, fhat, shat)
-    b2 = np.maximum(ubar2 - v, 0.0)
-    den = v + b2
+def plugin_lambda(v, c, ubar2):
+    """The authors' plug-in from its moments: b2 = max(||ubar||^2 - v, 0), lambda = clip(1 + c / (v + b2),
+    0, 1), 1 when v + b2 = 0. Elementwise."""
+    den = np.asarray(v + np.maximum(ubar2 - v, 0.0), dtype=float)
     safe = np.where(den > 0.0, den, 1.0)
     return np.where(den > 0.0, np.clip(1.0 + c / safe, 0.0, 1.0), 1.0)
+
+
+def authors_lambda(st: Structure, samples: np.ndarray, fhat=None, shat=None) -> np.ndarray:
+    """The authors' plug-in (plugin_lambda) on the moments of a batch."""
+    return plugin_lambda(*plugin_moments(st, samples, fhat, shat))
 
 
 @dataclass(frozen=True)
@@ -476,7 +479,6 @@ def authors_plugin_limit(inst: ExpertInstance, fb: FeedbackModel, n: int, states
     v = alpha * EU + beta * EQ
     c = alpha * EP - beta * EQ
     b2 = max(EU - v, 0.0)
-    den = v + b2
-    lam = 1.0 if den <= 0.0 else float(np.clip(1.0 + c / den, 0.0, 1.0))
+    lam = float(plugin_lambda(v, c, EU))
     return PluginLimit(lam=lam, v=v, c=c, b2=b2, lambda_star=ex.lambda_star, grad_dot_bias=gb,
                        c_star=ex.cov - ex.var_bp)

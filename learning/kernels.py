@@ -89,8 +89,73 @@ def _route_and_mix(pre, y, scale):
     return out, route
 
 
+@njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
+def exp32_block(z, out, bits):
+    """out = exp(z) for float32 z (relative error below 2e-7): Cody-Waite reduction to r = z - k ln 2,
+    Cephes' polynomial for exp(r), and 2^k from its exponent bits (`bits`, int32 scratch of z's
+    length). Both loops vectorise, where libm's exp does not. Below -87.3 it returns 2^-126, not 0."""
+    scale = bits.view(np.float32)
+    for i in range(z.shape[0]):
+        x = min(max(z[i], np.float32(-87.33654)), np.float32(88.3762626647949))
+        k = np.floor(x * np.float32(1.44269504088896341) + np.float32(0.5))
+        r = x - k * np.float32(0.693359375) + k * np.float32(2.12194440e-4)
+        p = np.float32(1.9875691500e-4)
+        p = p * r + np.float32(1.3981999507e-3)
+        p = p * r + np.float32(8.3334519073e-3)
+        p = p * r + np.float32(4.1665795894e-2)
+        p = p * r + np.float32(1.6666665459e-1)
+        p = p * r + np.float32(5.0000001201e-1)
+        out[i] = p * (r * r) + r + np.float32(1)
+        bits[i] = (np.int32(k) + np.int32(127)) << 23
+    for i in range(z.shape[0]):
+        out[i] *= scale[i]
+
+
+@njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
+def routed_forward32(pre, bias, scale, out, route, y):
+    """routed_forward in float32 into out (W, B, n), route (W, B, M), y (W, B, M*n), one pass per neuron:
+    the routing softmax with exp32_block over all its samples at once, then each sample's slot
+    outputs (tanh32) and their routed sum. bias (W, M, n)."""
+    W, B, _ = pre.shape
+    M, n = bias.shape[1], bias.shape[2]
+    mn = M * n
+    z = np.empty(B * M, dtype=np.float32)
+    e = np.empty(B * M, dtype=np.float32)
+    bits = np.empty(B * M, dtype=np.int32)
+    flat_bias = bias.reshape(W, mn)
+    for w in range(W):
+        for b in range(B):
+            top = pre[w, b, mn] * scale
+            for m in range(1, M):
+                top = max(top, pre[w, b, mn + m] * scale)
+            for m in range(M):
+                z[b * M + m] = pre[w, b, mn + m] * scale - top
+        exp32_block(z, e, bits)
+        for b in range(B):
+            total = np.float32(0)
+            for m in range(M):
+                total += e[b * M + m]
+            for m in range(M):
+                route[w, b, m] = e[b * M + m] / total
+            for k in range(mn):
+                y[w, b, k] = tanh32(pre[w, b, k] + flat_bias[w, k])
+            for j in range(n):
+                out[w, b, j] = 0
+            for m in range(M):
+                r = route[w, b, m]
+                for j in range(n):
+                    out[w, b, j] += r * y[w, b, m * n + j]
+
+
 def routed_forward(pre, bias, scale):
-    """pre (W, B, M*n + M) = x @ weights^T -> out (W, B, n), route (W, B, M), y (W, B, M, n)."""
+    """pre (W, B, M*n + M) = x @ weights^T -> out (W, B, n), route (W, B, M), y (W, B, M, n).
+    float32: exp32 and tanh32 in one fused pass (routed_forward32); float64: libm's exp and tanh."""
+    W, B, _ = pre.shape
+    M, n = bias.shape[1], bias.shape[2]
+    if pre.dtype == np.float32:
+        out, route, y = np.empty((W, B, n), np.float32), np.empty((W, B, M), np.float32), np.empty((W, B, M, n), np.float32)
+        routed_forward32(pre, bias, np.float32(scale), out, route, y.reshape(W, B, M * n))
+        return out, route, y
     y = slot_tanh(pre, bias)
     out, route = _route_and_mix(pre, y, pre.dtype.type(scale))
     return out, route, y
@@ -119,6 +184,63 @@ def routed_feedback(dout, route, y, scale):
             for m in range(M):
                 G[w, b, mn + m] = scale * route[w, b, m] * (dr[m] - mean)
     return G
+
+
+@njit(cache=True)
+def gather_rows(h, parents):
+    """h (pool, B, n), parents (C, k) -> x (C, B, k*n): child c reads rows parents[c] in order."""
+    C, k = parents.shape
+    _, B, n = h.shape
+    x = np.empty((C, B, k * n), dtype=h.dtype)
+    for c in range(C):
+        for p in range(k):
+            i = parents[c, p]
+            for b in range(B):
+                for j in range(n):
+                    x[c, b, p * n + j] = h[i, b, j]
+    return x
+
+
+@njit(cache=True)
+def gather_columns(x0, columns):
+    """x0 (B, d), columns (C, q) -> x (C, B, q) with x[c, b, i] = x0[b, columns[c, i]]."""
+    C, q = columns.shape
+    B = x0.shape[0]
+    x = np.empty((C, B, q), dtype=x0.dtype)
+    for c in range(C):
+        for b in range(B):
+            for i in range(q):
+                x[c, b, i] = x0[b, columns[c, i]]
+    return x
+
+
+@njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
+def _residual_tanh32(out, h_prev, t, h):
+    W, B, n = out.shape
+    for w in range(W):
+        for b in range(B):
+            for j in range(n):
+                v = tanh32(out[w, b, j])
+                t[w, b, j] = v
+                h[w, b, j] = v + h_prev[w, b, j]
+
+
+@njit(cache=True, error_model="numpy")
+def _residual_tanh64(out, h_prev, t, h):
+    W, B, n = out.shape
+    for w in range(W):
+        for b in range(B):
+            for j in range(n):
+                v = math.tanh(out[w, b, j])
+                t[w, b, j] = v
+                h[w, b, j] = v + h_prev[w, b, j]
+
+
+def residual_tanh(out, h_prev):
+    """t = tanh(out), h = t + h_prev (SparseNet's residual layers): exact tanh in float64, tanh32 in float32."""
+    t, h = np.empty_like(out), np.empty_like(out)
+    (_residual_tanh32 if out.dtype == np.float32 else _residual_tanh64)(out, h_prev, t, h)
+    return t, h
 
 
 @njit(cache=True)
@@ -166,164 +288,253 @@ def route_mix(pre, bias, route):
 
 
 @njit(cache=True, inline="always", fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
-def _feedback_row(d, route, y, scale, out, mn):
-    """routed_feedback for one (neuron, sample): d (n,), route (M,), y (M, n) -> out (M*n + M,)."""
-    M, n = y.shape
-    mean = 0.0
+def _columns(route, y, w, rT, yT):
+    """Neuron w's routing weights and slot outputs with the samples along the last axis:
+    route[w] (B, M) -> rT (M, B), y[w] (B, M, n) -> yT (M*n, B)."""
+    _, B, M, n = y.shape
     for m in range(M):
-        s = 0.0
-        r = route[m]
+        for b in range(B):
+            rT[m, b] = route[w, b, m]
+    for m in range(M):
         for j in range(n):
-            t = y[m, j]
-            s += d[j] * t
-            out[m * n + j] = r * d[j] * (1.0 - t * t)
-        out[mn + m] = s
-        mean += r * s
-    for m in range(M):
-        out[mn + m] = scale * route[m] * (out[mn + m] - mean)
+            for b in range(B):
+                yT[m * n + j, b] = y[w, b, m, j]
 
 
 @njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
 def mixed_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale):
-    """m = lam delta + (1 - lam) pred at h_l (lam per neuron), and the slot feedback G of m.
+    """m = lam delta + (1 - lam) pred at h_l (lam per neuron), and GT (W, K, B), the slot feedback
+    of m with the samples along the last axis (so that every loop over them vectorises).
 
     has_tanh: layer l >= 2, where h_l = tanh(out_l) + h_{l-1} and the feedback reaching the
     routed output is m * (1 - tanh_out^2).
     """
     W, B, M, n = y.shape
     mn = M * n
-    m_out = np.empty((W, B, n), dtype=delta.dtype)
-    G = np.empty((W, B, mn + M), dtype=delta.dtype)
-    d = np.empty(n, dtype=delta.dtype)
+    dt = delta.dtype
+    one = dt.type(1)
+    m_out = np.empty((W, B, n), dtype=dt)
+    GT = np.empty((W, mn + M, B), dtype=dt)
+    dT = np.empty((n, B), dtype=dt)
+    yT = np.empty((mn, B), dtype=dt)
+    rT = np.empty((M, B), dtype=dt)
+    s = np.empty((M, B), dtype=dt)
+    mean = np.empty(B, dtype=dt)
     for w in range(W):
         lw = lam[w]
-        for b in range(B):
-            for j in range(n):
-                mj = lw * delta[w, b, j] + (1.0 - lw) * pred[w, b, j]
+        for j in range(n):
+            for b in range(B):
+                mj = lw * delta[w, b, j] + (one - lw) * pred[w, b, j]
                 m_out[w, b, j] = mj
-                if has_tanh:
+                dT[j, b] = mj
+        if has_tanh:
+            for j in range(n):
+                for b in range(B):
                     t = tanh_out[w, b, j]
-                    mj = mj * (1.0 - t * t)
-                d[j] = mj
-            _feedback_row(d, route[w, b], y[w, b], scale, G[w, b], mn)
-    return m_out, G
+                    dT[j, b] *= one - t * t
+        _columns(route, y, w, rT, yT)
+        for b in range(B):
+            mean[b] = 0
+        for m in range(M):
+            for b in range(B):
+                s[m, b] = 0
+            for j in range(n):
+                k = m * n + j
+                for b in range(B):
+                    t = yT[k, b]
+                    s[m, b] += dT[j, b] * t
+                    GT[w, k, b] = rT[m, b] * dT[j, b] * (one - t * t)
+            for b in range(B):
+                mean[b] += rT[m, b] * s[m, b]
+        for m in range(M):
+            for b in range(B):
+                GT[w, mn + m, b] = scale * rT[m, b] * (s[m, b] - mean[b])
+    return m_out, GT
 
 
 @njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
-def adaptive_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale, xx, tiny, one):
+def adaptive_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale, x, tiny, one, m_out, GT, bias_sums, uu, wu):
     """The mixture's feedback and the adaptive lambda's per-sample terms, in one pass.
 
-    Returns m (W, B, n), Gcat (W, B, 3K) = [G of m | G_bp | U = G_sg - G_bp] where G_bp, G_sg are
-    the slot feedbacks of BP's and SG's signals at the routed output scaled to unit length;
-    bias_sums (W, 3, M*n), the batch sums of the slot-map parts of the three blocks; and per
-    sample uu = |u_i|^2, wu = <w_i, u_i> of the per-sample parameter gradients (xx = |x_i|^2).
-    G of m is lam |a| G_bp + (1 - lam) |c| G_sg (the feedback is linear in its input).
-    `one` is 1 in the arrays' dtype (keeps the arithmetic in that dtype).
+    Writes m_out (W, B, n); GT (W, 3K, B), the three slot feedbacks [G of m | G_bp | U = G_sg - G_bp]
+    with the samples along the last axis, where G_bp, G_sg are the slot feedbacks of BP's and SG's
+    signals at the routed output scaled to unit length; bias_sums (W, 3, M*n), the batch sums of
+    the slot-map parts of the three blocks; and per sample uu = |u_i|^2, wu = <w_i, u_i> of the
+    per-sample parameter gradients (x: the layer's input). G of m is lam |a| G_bp + (1 - lam) |c| G_sg (the
+    feedback is linear in its input). Samples innermost, so every loop over them vectorises and
+    GT @ x gives the batch sums directly. `one` is 1 in the arrays' dtype (keeps the arithmetic in it).
     """
     W, B, M, n = y.shape
+    D = x.shape[2]
     mn = M * n
     K = mn + M
     zero = one - one
-    m_out = np.empty((W, B, n), dtype=delta.dtype)
-    Gcat = np.empty((W, B, 3 * K), dtype=delta.dtype)
-    bias_sums = np.zeros((W, 3, mn))
-    uu = np.empty((W, B))
-    wu = np.empty((W, B))
-    a = np.empty(n, dtype=delta.dtype)
-    c = np.empty(n, dtype=delta.dtype)
-    ra = np.empty(M, dtype=delta.dtype)
-    rc = np.empty(M, dtype=delta.dtype)
-    acc = np.empty(3 * mn, dtype=delta.dtype)
+    dt = delta.dtype
+    xx = np.empty(B)
+    aT = np.empty((n, B), dtype=dt)  # BP's and SG's unit signals, a sample per column
+    cT = np.empty((n, B), dtype=dt)
+    yT = np.empty((mn, B), dtype=dt)
+    rT = np.empty((M, B), dtype=dt)
+    ka = np.empty(B, dtype=dt)
+    kc = np.empty(B, dtype=dt)
+    s1 = np.empty((M, B), dtype=dt)
+    s2 = np.empty((M, B), dtype=dt)
+    buu = np.empty(B, dtype=dt)
+    bwu = np.empty(B, dtype=dt)
+    suu = np.empty(B, dtype=dt)
+    swu = np.empty(B, dtype=dt)
+    ma = np.empty(B, dtype=dt)
+    mc = np.empty(B, dtype=dt)
+    na = np.empty(B, dtype=dt)
+    nc = np.empty(B, dtype=dt)
     for w in range(W):
         lw = lam[w]
-        acc[:] = zero
         for b in range(B):
-            na = zero
-            nc = zero
-            for j in range(n):
+            na[b] = zero
+            nc[b] = zero
+        for j in range(n):
+            for b in range(B):
                 dj = delta[w, b, j]
                 pj = pred[w, b, j]
                 m_out[w, b, j] = lw * dj + (one - lw) * pj
-                f = one
-                if has_tanh:
+                aT[j, b] = dj
+                cT[j, b] = pj
+        if has_tanh:
+            for j in range(n):
+                for b in range(B):
                     t = tanh_out[w, b, j]
                     f = one - t * t
-                a[j] = dj * f
-                c[j] = pj * f
-                na += a[j] * a[j]
-                nc += c[j] * c[j]
-            na = max(np.sqrt(na), tiny)
-            nc = max(np.sqrt(nc), tiny)
-            ia = one / na
-            ic = one / nc
-            for j in range(n):
-                a[j] *= ia
-                c[j] *= ic
-            ka = lw * na
-            kc = (one - lw) * nc
-            s_uu = zero
-            s_wu = zero
-            b_uu = zero
-            b_wu = zero
-            ma = zero
-            mc = zero
-            for m in range(M):
-                r = route[w, b, m]
-                s1 = zero
-                s2 = zero
-                for j in range(n):
-                    t = y[w, b, m, j]
-                    s1 += a[j] * t
-                    s2 += c[j] * t
-                    q = r * (one - t * t)
-                    g1 = q * a[j]
-                    g2 = q * c[j]
-                    u = g2 - g1
-                    gm = ka * g1 + kc * g2
-                    k = m * n + j
-                    Gcat[w, b, k] = gm
-                    Gcat[w, b, K + k] = g1
-                    Gcat[w, b, 2 * K + k] = u
-                    b_uu += u * u
-                    b_wu += g1 * u
-                ra[m] = s1
-                rc[m] = s2
-                ma += r * s1
-                mc += r * s2
-            for m in range(M):
-                r = route[w, b, m]
-                g1 = scale * r * (ra[m] - ma)
-                g2 = scale * r * (rc[m] - mc)
-                u = g2 - g1
-                k = mn + m
-                Gcat[w, b, k] = ka * g1 + kc * g2
-                Gcat[w, b, K + k] = g1
-                Gcat[w, b, 2 * K + k] = u
-                s_uu += u * u
-                s_wu += g1 * u
-            uu[w, b] = (s_uu + b_uu) * xx[w, b] + b_uu
-            wu[w, b] = (s_wu + b_wu) * xx[w, b] + b_wu
-        # the bias sums over the batch, from the neuron's rows while they are in cache
+                    aT[j, b] *= f
+                    cT[j, b] *= f
+        for j in range(n):
+            for b in range(B):
+                na[b] += aT[j, b] * aT[j, b]
+                nc[b] += cT[j, b] * cT[j, b]
         for b in range(B):
-            for i in range(3):
-                for k in range(mn):
-                    acc[i * mn + k] += Gcat[w, b, i * K + k]
+            nb = max(np.sqrt(na[b]), tiny)
+            nd = max(np.sqrt(nc[b]), tiny)
+            ka[b] = lw * nb
+            kc[b] = (one - lw) * nd
+            na[b] = one / nb
+            nc[b] = one / nd
+        for j in range(n):
+            for b in range(B):
+                aT[j, b] *= na[b]
+                cT[j, b] *= nc[b]
+        _columns(route, y, w, rT, yT)
+        for b in range(B):
+            total = 0.0
+            for d in range(D):
+                v = np.float64(x[w, b, d])
+                total += v * v
+            xx[b] = total
+        for b in range(B):
+            buu[b] = zero
+            bwu[b] = zero
+            ma[b] = zero
+            mc[b] = zero
+            suu[b] = zero
+            swu[b] = zero
+        for m in range(M):
+            for b in range(B):
+                s1[m, b] = zero
+                s2[m, b] = zero
+            for j in range(n):
+                k = m * n + j
+                for b in range(B):
+                    t = yT[k, b]
+                    av = aT[j, b]
+                    cv = cT[j, b]
+                    s1[m, b] += av * t
+                    s2[m, b] += cv * t
+                    q = rT[m, b] * (one - t * t)
+                    g1 = q * av
+                    g2 = q * cv
+                    u = g2 - g1
+                    GT[w, k, b] = ka[b] * g1 + kc[b] * g2
+                    GT[w, K + k, b] = g1
+                    GT[w, 2 * K + k, b] = u
+                    buu[b] += u * u
+                    bwu[b] += g1 * u
+            for b in range(B):
+                ma[b] += rT[m, b] * s1[m, b]
+                mc[b] += rT[m, b] * s2[m, b]
+        for m in range(M):
+            k = mn + m
+            for b in range(B):
+                r = scale * rT[m, b]
+                g1 = r * (s1[m, b] - ma[b])
+                g2 = r * (s2[m, b] - mc[b])
+                u = g2 - g1
+                GT[w, k, b] = ka[b] * g1 + kc[b] * g2
+                GT[w, K + k, b] = g1
+                GT[w, 2 * K + k, b] = u
+                suu[b] += u * u
+                swu[b] += g1 * u
+        for b in range(B):
+            uu[w, b] = (suu[b] + buu[b]) * xx[b] + buu[b]
+            wu[w, b] = (swu[b] + bwu[b]) * xx[b] + bwu[b]
         for i in range(3):
             for k in range(mn):
-                bias_sums[w, i, k] = acc[i * mn + k]
-    return m_out, Gcat, bias_sums, uu, wu
+                s = zero
+                for b in range(B):
+                    s += GT[w, i * K + k, b]
+                bias_sums[w, i, k] = s
+
+
+@njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
+def plugin_batch_sums(S, lo, bias_sums):
+    """Per neuron, |sum_i u_i|^2 and <sum_i w_i, sum_i u_i> of the batch-summed per-sample gradients,
+    in float64: S (W, R, D) holds the weight parts, Sw = S[:, lo:lo+K], Su = S[:, lo+K:lo+2K] with
+    K = (R - lo) / 2; bias_sums (W, 3, M*n) their bias parts in blocks 1 (w) and 2 (u)."""
+    W, R, D = S.shape
+    K = (R - lo) // 2
+    mn = bias_sums.shape[2]
+    uu = np.empty(W)
+    wu = np.empty(W)
+    for w in range(W):
+        a = 0.0
+        c = 0.0
+        for k in range(K):
+            for d in range(D):
+                sw = np.float64(S[w, lo + k, d])
+                su = np.float64(S[w, lo + K + k, d])
+                a += su * su
+                c += sw * su
+        for k in range(mn):
+            a += bias_sums[w, 2, k] * bias_sums[w, 2, k]
+            c += bias_sums[w, 1, k] * bias_sums[w, 2, k]
+        uu[w] = a
+        wu[w] = c
+    return uu, wu
 
 
 @njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
 def route_outer(route, dpred):
-    """H (W, B, M*n) with H[w, b, m*n + j] = route[w, b, m] * dpred[w, b, j]."""
+    """H (W, B, M*n) with H[w, b, m*n + j] = route[w, b, m] * dpred[w, b, j], and H summed over the batch (W, M*n)."""
     W, B, M = route.shape
     n = dpred.shape[2]
     H = np.empty((W, B, M * n), dtype=dpred.dtype)
+    total = np.zeros((W, M * n), dtype=dpred.dtype)
     for w in range(W):
         for b in range(B):
             for m in range(M):
                 r = route[w, b, m]
                 for j in range(n):
-                    H[w, b, m * n + j] = r * dpred[w, b, j]
-    return H
+                    h = r * dpred[w, b, j]
+                    H[w, b, m * n + j] = h
+                    total[w, m * n + j] += h
+    return H, total
+
+
+@njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
+def scaled_error(pred, target, coef):
+    """(coef * (pred - target), the sum of (pred - target)^2 in float64), in one pass."""
+    p, t = pred.reshape(-1), target.reshape(-1)
+    out = np.empty_like(p)
+    total = 0.0
+    for i in range(p.shape[0]):
+        e = p[i] - t[i]
+        total += np.float64(e) * np.float64(e)
+        out[i] = coef * e
+    return out.reshape(pred.shape), total

@@ -74,11 +74,14 @@ def routed_plugin_moments(G_bp: np.ndarray, G_sg: np.ndarray, x: np.ndarray, n_m
     return v, c, np.maximum(ubar2 - v, 0.0)
 
 
-def routed_moments_from_sums(Sw, Su, bw, bu, uu, wu, B: int):
-    """Per-neuron (v, c, b2) from batch sums: Sw = sum_i G_bp,i x_i^T, Su = sum_i U_i x_i^T (width, K, in_dim),
-    bw, bu their slot-map (bias) parts summed over the batch, uu, wu (width, B) the per-sample terms."""
-    ubar2 = (np.einsum("wkd,wkd->w", Su, Su).astype(np.float64) + np.einsum("wk,wk->w", bu, bu)) / B**2
-    wubar = (np.einsum("wkd,wkd->w", Sw, Su).astype(np.float64) + np.einsum("wk,wk->w", bw, bu)) / B**2
+def routed_moments_from_sums(S, lo: int, bias_sums, uu, wu, B: int):
+    """Per-neuron (v, c, b2) from batch sums: S[:, lo:lo+K] = sum_i G_bp,i x_i^T and S[:, lo+K:lo+2K] =
+    sum_i U_i x_i^T (width, ., in_dim); bias_sums[:, 1], bias_sums[:, 2] (width, slots*n) their slot-map
+    (bias) parts summed over the batch; uu, wu (width, B) the per-sample terms."""
+    from learning.kernels import plugin_batch_sums
+
+    su2, swu = plugin_batch_sums(S, lo, bias_sums)
+    ubar2, wubar = su2 / B**2, swu / B**2
     v = np.maximum((uu.mean(axis=1) - ubar2) / (B - 1), 0.0)
     c = (wu.mean(axis=1) - wubar) / (B - 1)
     return v, c, np.maximum(ubar2 - v, 0.0)

@@ -94,8 +94,17 @@ class RoutedLayer:
         """
         if x.ndim != 3 or x.shape[0] != self.width or x.shape[2] != self.in_dim:
             raise ValueError(f"x must have shape (width={self.width}, batch, in_dim={self.in_dim}), got {x.shape}")
-        pre = np.matmul(x, self.weights.transpose(0, 2, 1))  # (width, batch, slots*out_dim + slots)
-        out, route, y = kernels.routed_forward(pre, self.bias, self.scale)
+        if x.dtype != np.float32:
+            pre = np.matmul(x, self.weights.transpose(0, 2, 1))  # (width, batch, slots*out_dim + slots)
+            out, route, y = kernels.routed_forward(pre, self.bias, self.scale)
+            return out, (x, route, y)
+        W, B, M, n = self.width, x.shape[1], self.slots, self.out_dim
+        out, route, y = np.empty((W, B, n), x.dtype), np.empty((W, B, M), x.dtype), np.empty((W, B, M, n), x.dtype)
+        flat_y, scale = y.reshape(W, B, M * n), np.float32(self.scale)
+        for c in neuron_chunks(W, B * self.weights.shape[1]):
+            # a block of neurons at a time, so that their pre-activations are still in cache for the kernel
+            pre = np.matmul(x[c], self.weights[c].transpose(0, 2, 1))
+            kernels.routed_forward32(pre, self.bias[c], scale, out[c], route[c], flat_y[c])
         return out, (x, route, y)
 
     def slot_feedback(self, cache, dout: np.ndarray) -> np.ndarray:
@@ -119,6 +128,15 @@ class RoutedLayer:
         return dx, self.grads_from_feedback(cache, G)
 
 
+CHUNK_BYTES = 256 * 1024  # a block of neurons' per-sample rows that stays in the core's L2 cache
+
+
+def neuron_chunks(width: int, floats_per_neuron: int) -> list[slice]:
+    """Consecutive blocks of neurons of about CHUNK_BYTES of float32 rows each."""
+    size = max(1, CHUNK_BYTES // (4 * floats_per_neuron))
+    return [slice(a, min(a + size, width)) for a in range(0, width, size)]
+
+
 def draw_parents(rng: np.random.Generator, n_children: int, n_pool: int, k: int) -> np.ndarray:
     """(n_children, k) int64: for each child, k distinct indices into a pool of n_pool, at random."""
     if not 1 <= k <= n_pool:
@@ -128,9 +146,7 @@ def draw_parents(rng: np.random.Generator, n_children: int, n_pool: int, k: int)
 
 def gather_parents(h: np.ndarray, parents: np.ndarray) -> np.ndarray:
     """h (pool, batch, n) -> x (children, batch, k*n): child c reads parents[c] in order."""
-    children, k = parents.shape
-    _, batch, n = h.shape
-    return np.ascontiguousarray(h[parents].transpose(0, 2, 1, 3)).reshape(children, batch, k * n)
+    return kernels.gather_rows(np.ascontiguousarray(h), parents)
 
 
 @dataclass(frozen=True)

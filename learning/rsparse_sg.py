@@ -125,15 +125,16 @@ class RecurrentSG:
         rescale = keep.size / count
         moments = []
         for layer, (x, route, y), g, s in zip(self.core.layers, joined, self._split(g_true), self._split(shat)):
-            xx = np.einsum("wbd,wbd->wb", x, x).astype(np.float64)
             K = layer.weights.shape[1]
             one = x.dtype.type(1)
-            _, Gcat, bias_sums, uu, wu = kernels.adaptive_feedback(
-                np.ascontiguousarray(g), np.ascontiguousarray(s * keep), np.ones(layer.width, x.dtype), _NO_TANH,
-                False, route, y, x.dtype.type(layer.scale), xx, x.dtype.type(TINY_NORM), one)
-            S = np.matmul(Gcat[:, :, K:].transpose(0, 2, 1), x)  # (width, 2K, in): BP's and U's sums
-            moments.append(routed_moments_from_sums(S[:, :K], S[:, K:], bias_sums[:, 1], bias_sums[:, 2],
-                                                    uu * rescale, wu * rescale, count))
+            W, B, n = g.shape
+            GT, bias_sums = np.empty((W, 3 * K, B), x.dtype), np.empty((W, 3, K - layer.slots))
+            uu, wu = np.empty((W, B)), np.empty((W, B))
+            kernels.adaptive_feedback(np.ascontiguousarray(g), np.ascontiguousarray(s * keep), np.ones(W, x.dtype),
+                                      _NO_TANH, False, route, y, x.dtype.type(layer.scale), x, x.dtype.type(TINY_NORM),
+                                      one, np.empty((W, B, n), x.dtype), GT, bias_sums, uu, wu)
+            S = np.matmul(GT[:, K:], x)  # (width, 2K, in): BP's and U's sums
+            moments.append(routed_moments_from_sums(S, 0, bias_sums, uu * rescale, wu * rescale, count))
         v, c, b2 = (np.concatenate(m) for m in zip(*moments))
         batch_lam = lambda_from_moments(v, c, b2, self.lam)
         self.lam = self.momentum * self.lam + (1.0 - self.momentum) * batch_lam

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from learning import kernels
 from learning.routed import ParentScatter, RoutedLayer, draw_parents, gather_parents
 
 
@@ -68,7 +69,7 @@ class SparseNet:
 
     def layer_input(self, l: int, x0: np.ndarray, h_prev: np.ndarray | None) -> np.ndarray:
         if l == 0:
-            return np.ascontiguousarray(x0.T[self.pixels].transpose(0, 2, 1)).astype(self.action_keys.dtype, copy=False)
+            return kernels.gather_columns(np.ascontiguousarray(x0, dtype=self.action_keys.dtype), self.pixels)
         return gather_parents(h_prev, self.parents[l - 1])
 
     def forward(self, x0: np.ndarray):
@@ -80,8 +81,7 @@ class SparseNet:
             if l == 0:
                 h, t = out, None
             else:
-                t = np.tanh(out)
-                h = t + h
+                t, h = kernels.residual_tanh(out, h)
             caches.append(cache)
             tanhs.append(t)
         logits = np.tensordot(h, self.action_keys, axes=([0, 2], [1, 2])) * self.logit_scale

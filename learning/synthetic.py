@@ -49,18 +49,17 @@ class SyntheticGradients:
     def grads(self, l: int, layer_cache, dpred: np.ndarray) -> list[np.ndarray]:
         """d loss / d shat_l (width, batch, n) -> [d C, d c] of layer l (keys held fixed)."""
         x, route, _ = layer_cache
-        H = kernels.route_outer(route, dpred)  # (width, batch, slots*n)
-        w, m, n = self.bias[l].shape
-        return [np.matmul(H.transpose(0, 2, 1), x), H.sum(axis=1).reshape(w, m, n)]
+        H, d_bias = kernels.route_outer(route, dpred)  # (width, batch, slots*n), its sum over the batch
+        return [np.matmul(H.transpose(0, 2, 1), x), d_bias.reshape(self.bias[l].shape)]
 
 
 def sg_loss_grads(sg: SyntheticGradients, caches, preds, targets):
     """Sum over layers of the mean squared error of shat_l against target_l; its gradients and value."""
     grads, loss = [], 0.0
     for l, (p, t) in enumerate(zip(preds, targets)):
-        err = p - t
-        loss += float(np.mean(err.astype(np.float64) ** 2))
-        grads += sg.grads(l, caches[l], err * (2.0 / err.size))
+        d_pred, squares = kernels.scaled_error(p, t, p.dtype.type(2.0 / p.size))
+        loss += squares / p.size
+        grads += sg.grads(l, caches[l], d_pred)
     return grads, loss
 
 
@@ -93,9 +92,9 @@ def fixed_mix(net, cache, preds, lam):
     def mix(l, delta):
         layer, (x, route, y) = net.layers[l], cache["layers"][l]
         t = cache["tanh"][l]
-        m, G = kernels.mixed_feedback(delta, preds[l], lam[l], _EMPTY if t is None else t, t is not None,
-                                      route, y, delta.dtype.type(layer.scale))
-        return m, G, None
+        m, GT = kernels.mixed_feedback(delta, preds[l], lam[l], _EMPTY if t is None else t, t is not None,
+                                       route, y, delta.dtype.type(layer.scale))
+        return m, GT.transpose(0, 2, 1), None
 
     return mix
 
@@ -119,9 +118,9 @@ def adaptive_mix(net, cache, preds, lambdas):
         W, B, n = delta.shape
         K = layer.weights.shape[1]
         mn = K - layer.slots
-        xx = np.einsum("wbd,wbd->wb", x, x).astype(np.float64)
         m = np.empty_like(delta)
-        G = np.empty((W, B, K), dtype=delta.dtype)
+        GT = np.empty((W, 3 * K, B), dtype=delta.dtype)
+        d_weights = np.empty((W, K, x.shape[2]), dtype=x.dtype)
         S = np.empty((W, 3 * K, x.shape[2]), dtype=x.dtype)
         bias_sums = np.empty((W, 3, mn))
         uu, wu = np.empty((W, B)), np.empty((W, B))
@@ -129,15 +128,14 @@ def adaptive_mix(net, cache, preds, lambdas):
         for a in range(0, W, NEURON_CHUNK):
             # a few neurons at a time, so the product reads their feedback blocks while still in cache
             c = slice(a, min(a + NEURON_CHUNK, W))
-            m[c], Gcat, bias_sums[c], uu[c], wu[c] = kernels.adaptive_feedback(
-                delta[c], preds[l][c], lambdas.values[l][c], _EMPTY if t is None else t[c], t is not None,
-                route[c], y[c], scale, xx[c], tiny, one)
-            G[c] = Gcat[:, :, :K]
-            np.matmul(Gcat.transpose(0, 2, 1), x[c], out=S[c])  # (chunk, 3K, in_dim)
-        lambdas.update(l, *routed_moments_from_sums(S[:, K:2 * K], S[:, 2 * K:], bias_sums[:, 1], bias_sums[:, 2],
-                                                   uu, wu, B))
-        grads = {"weights": S[:, :K], "bias": bias_sums[:, 0].astype(x.dtype).reshape(layer.bias.shape)}
-        return m, G, grads
+            kernels.adaptive_feedback(delta[c], preds[l][c], lambdas.values[l][c], _EMPTY if t is None else t[c],
+                                      t is not None, route[c], y[c], scale, x[c], tiny, one,
+                                      m[c], GT[c], bias_sums[c], uu[c], wu[c])
+            np.matmul(GT[c], x[c], out=S[c])  # (chunk, 3K, in_dim)
+            d_weights[c] = S[c, :K]  # the policy gradient, contiguous for Adam
+        lambdas.update(l, *routed_moments_from_sums(S, K, bias_sums, uu, wu, B))
+        grads = {"weights": d_weights, "bias": bias_sums[:, 0].astype(x.dtype).reshape(layer.bias.shape)}
+        return m, GT[:, :K].transpose(0, 2, 1), grads
 
     return mix
 

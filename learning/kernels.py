@@ -93,7 +93,8 @@ def _route_and_mix(pre, y, scale):
 def exp32_block(z, out, bits):
     """out = exp(z) for float32 z (relative error below 2e-7): Cody-Waite reduction to r = z - k ln 2,
     Cephes' polynomial for exp(r), and 2^k from its exponent bits (`bits`, int32 scratch of z's
-    length). Both loops vectorise, where libm's exp does not. Below -87.3 it returns 2^-126, not 0."""
+    length). Both loops vectorise, where libm's exp does not. Below -87.34 it returns exp(-87.34),
+    about 1.2e-38 (the smallest normal float32), not 0."""
     scale = bits.view(np.float32)
     for i in range(z.shape[0]):
         x = min(max(z[i], np.float32(-87.33654)), np.float32(88.3762626647949))

@@ -60,13 +60,14 @@ def sample_actions(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def rollout(policy, envs: LabyrinthBatch, rng: np.random.Generator) -> dict:
     """Run one full episode in each environment with the current policy; keep the BPTT trace."""
+    start = time.perf_counter()
     x = envs.reset()
+    env_seconds = time.perf_counter() - start
     batch = envs.num_envs
     state = policy.initial_state(batch)
     active = np.ones(batch, bool)
     success = np.zeros(batch, bool)
     logits, trace, actions, rewards, valid = [], [], [], [], []
-    env_seconds = 0.0
     for _ in range(envs.episode_length):
         if not active.any():
             break
@@ -105,7 +106,7 @@ class Run:
 
     def update(self) -> dict:
         """Collect num_envs episodes and make one update. Returns this update's numbers and its
-        timings: env_s (stepping POPGym), act_s (the policy while acting), learn_s (the rest)."""
+        timings: env_s (resetting and stepping POPGym), act_s (the policy while acting), learn_s (the rest)."""
         start = time.perf_counter()
         batch = rollout(self.policy, self.envs, self.act_rng)
         acted = time.perf_counter()

@@ -132,8 +132,11 @@ CHUNK_BYTES = 256 * 1024  # a block of neurons' per-sample rows that stays in th
 
 
 def neuron_chunks(width: int, floats_per_neuron: int) -> list[slice]:
-    """Consecutive blocks of neurons of about CHUNK_BYTES of float32 rows each."""
+    """Consecutive blocks of neurons of about CHUNK_BYTES of float32 rows each (one block when the
+    layer's rows fit in twice that: blocks then only add calls)."""
     size = max(1, CHUNK_BYTES // (4 * floats_per_neuron))
+    if width * floats_per_neuron * 4 <= 2 * CHUNK_BYTES:
+        size = width
     return [slice(a, min(a + size, width)) for a in range(0, width, size)]
 
 

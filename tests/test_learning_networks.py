@@ -187,3 +187,30 @@ def test_adam_matches_the_update_rule():
         v = 0.999 * v + 0.001 * g * g
         ref = ref - 0.1 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
         np.testing.assert_allclose(p, ref, rtol=1e-12)
+
+
+def test_float32_training_kernels_agree_with_float64():
+    """The float32 path (gathers, residual tanh, exp32/tanh32 forward, the sample-inner mixture kernels)
+    against the float64 one on the same weights: catches arithmetic or indexing that only the float32
+    specialisations use."""
+    rng, net64, x = tiny_net(9)
+    net32 = SparseNet(net64.pixels, net64.parents,
+                      [type(l)(l.weights.astype(np.float32), l.bias.astype(np.float32)) for l in net64.layers],
+                      net64.action_keys.astype(np.float32))
+    sg64 = SyntheticGradients.init(rng, net64, np.float64)
+    sg32 = SyntheticGradients([m.astype(np.float32) for m in sg64.maps], [b.astype(np.float32) for b in sg64.bias])
+    logits64, cache64 = net64.forward(x)
+    logits32, cache32 = net32.forward(x.astype(np.float32))
+    np.testing.assert_allclose(logits32, logits64, rtol=1e-5, atol=1e-6)
+    dlogits = rng.normal(size=logits64.shape)
+    lam0 = rng.uniform(0.2, 0.9, size=(net64.n_layers, net64.width))
+    results = []
+    for net, sg, cache, dt in ((net64, sg64, cache64, np.float64), (net32, sg32, cache32, np.float32)):
+        lambdas = LayerLambdas(net.n_layers, net.width, 0.5, 0.5, True, dt)
+        lambdas.values[:] = lam0
+        grads, _, _ = mixed_backward(net, sg, cache, dlogits.astype(dt), lambdas)
+        results.append((flat_grads(grads), lambdas.values.astype(np.float64)))
+    for a, b in zip(results[1][0], results[0][0]):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max())
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-4)

@@ -123,3 +123,36 @@ def test_float32_forward_agrees_with_float64():
     assert np.abs(y64).max() > 0.999  # the clamped tails are exercised
     np.testing.assert_allclose(y32, y64, atol=2e-6)
     np.testing.assert_allclose(approx, exact, atol=2e-6)
+
+
+def test_exp32_block_is_exp_to_float32_precision():
+    """The vectorised float32 exp against float64's: catches a wrong polynomial coefficient, reduction
+    constant or exponent shift (each costs far more than 2e-7 relative somewhere in the range)."""
+    from learning.kernels import exp32_block
+
+    z = np.concatenate([np.linspace(-87.0, 88.0, 200001), [0.0, -1e-8, 1e-8, -0.5, 0.5]]).astype(np.float32)
+    out, bits = np.empty_like(z), np.empty(z.shape, np.int32)
+    exp32_block(z, out, bits)
+    exact = np.exp(z.astype(np.float64))
+    assert np.max(np.abs(out - exact) / exact) < 2e-7
+    assert out[-5] == 1.0
+    low = np.array([-87.5, -100.0, -1e30], np.float32)  # below the clamp: exp(-87.33654), as documented
+    out = np.empty_like(low)
+    exp32_block(low, out, np.empty(3, np.int32))
+    np.testing.assert_allclose(out, np.exp(np.float64(np.float32(-87.33654))), rtol=2e-7)
+
+
+def test_float32_forward_in_neuron_blocks_is_the_same(monkeypatch):
+    """The float32 forward runs the layer in blocks of neurons; a wrong block offset changes outputs."""
+    import learning.routed as routed
+
+    rng = np.random.default_rng(8)
+    layer = RoutedLayer.init(rng, width=11, in_dim=7, out_dim=3, slots=4)
+    x = rng.normal(size=(11, 9, 7)).astype(np.float32)
+    whole, (_, route_whole, y_whole) = layer.forward(x)
+    monkeypatch.setattr(routed, "CHUNK_BYTES", 4 * 9 * (4 * 3 + 4) * 3)  # blocks of 3 neurons
+    assert len(routed.neuron_chunks(11, 9 * (4 * 3 + 4))) == 4
+    blocks, (_, route_blocks, y_blocks) = layer.forward(x)
+    np.testing.assert_array_equal(blocks, whole)
+    np.testing.assert_array_equal(route_blocks, route_whole)
+    np.testing.assert_array_equal(y_blocks, y_whole)

@@ -163,11 +163,11 @@ def routed_forward(pre, bias, scale):
 
 
 @njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
-def routed_feedback(dout, route, y, scale):
-    """d out (W, B, n) -> G (W, B, M*n + M): d z of the slot maps, then scale * d logits of the routing."""
+def routed_feedback_into(dout, route, y, scale, G, col, bias_sum):
+    """d out (W, B, n) -> G[:, col:col+B] (G: (W, >= col+B, M*n + M)): d z of the slot maps, then scale *
+    d logits of the routing; the slot-map part is also added, summed over the batch, to bias_sum (W, M*n)."""
     W, B, M, n = y.shape
     mn = M * n
-    G = np.empty((W, B, mn + M), dtype=y.dtype)
     dr = np.empty(M, dtype=np.float64)
     for w in range(W):
         for b in range(B):
@@ -179,11 +179,20 @@ def routed_feedback(dout, route, y, scale):
                     t = y[w, b, m, j]
                     g = dout[w, b, j]
                     s += g * t
-                    G[w, b, m * n + j] = r * g * (1.0 - t * t)
+                    G[w, col + b, m * n + j] = r * g * (1.0 - t * t)
                 dr[m] = s
                 mean += r * s
             for m in range(M):
-                G[w, b, mn + m] = scale * route[w, b, m] * (dr[m] - mean)
+                G[w, col + b, mn + m] = scale * route[w, b, m] * (dr[m] - mean)
+            for k in range(mn):
+                bias_sum[w, k] += G[w, col + b, k]
+
+
+def routed_feedback(dout, route, y, scale):
+    """d out (W, B, n) -> G (W, B, M*n + M): d z of the slot maps, then scale * d logits of the routing."""
+    W, B, M, n = y.shape
+    G = np.empty((W, B, M * n + M), dtype=y.dtype)
+    routed_feedback_into(dout, route, y, float(scale), G, 0, np.zeros((W, M * n), y.dtype))
     return G
 
 
@@ -245,17 +254,17 @@ def residual_tanh(out, h_prev):
 
 
 @njit(cache=True)
-def scatter_rows(dx, parents, pool):
-    """dx (C, B, k, n), parents (C, k) -> (pool, B, n): the sum over (c, p) with parents[c, p] = i."""
-    C, B, k, n = dx.shape
-    out = np.zeros((pool, B, n), dtype=dx.dtype)
+def scatter_rows_add(dx, parents, n, out):
+    """out (pool, B, n) += the parents' parts of dx (C, B, >= k*n): child c's columns p*n .. p*n+n-1 go
+    to row parents[c, p] (the adjoint of gather_rows)."""
+    C, k = parents.shape
+    B = dx.shape[1]
     for c in range(C):
         for p in range(k):
             i = parents[c, p]
             for b in range(B):
                 for j in range(n):
-                    out[i, b, j] += dx[c, b, p, j]
-    return out
+                    out[i, b, j] += dx[c, b, p * n + j]
 
 
 @njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")

@@ -7,6 +7,8 @@ the update runs the backward through that trace without a second forward pass.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 
 
@@ -21,6 +23,11 @@ class RecurrentPolicy:
     def __init__(self, embedding, core, head):
         self.parts = {"embed": embedding, "core": core, "head": head}
         self.params = {f"{part}.{k}": v for part, obj in self.parts.items() for k, v in obj.params.items()}
+
+    def acting(self):
+        """A context for a rollout (parameters fixed): the core's, where it has one."""
+        core = self.parts["core"]
+        return core.acting() if hasattr(core, "acting") else nullcontext()
 
     def initial_state(self, batch: int):
         return self.parts["core"].initial_state(batch)

@@ -68,21 +68,22 @@ def rollout(policy, envs: LabyrinthBatch, rng: np.random.Generator) -> dict:
     active = np.ones(batch, bool)
     success = np.zeros(batch, bool)
     logits, trace, actions, rewards, valid = [], [], [], [], []
-    for _ in range(envs.episode_length):
-        if not active.any():
-            break
-        z, state, caches = policy.step(x, state)
-        a = sample_actions(z, rng)
-        start = time.perf_counter()
-        x, r, done, won = envs.step(a, active)
-        env_seconds += time.perf_counter() - start
-        logits.append(z)
-        trace.append(caches)
-        actions.append(a)
-        rewards.append(r)
-        valid.append(active.copy())
-        success |= won
-        active &= ~done
+    with policy.acting():
+        for _ in range(envs.episode_length):
+            if not active.any():
+                break
+            z, state, caches = policy.step(x, state)
+            a = sample_actions(z, rng)
+            start = time.perf_counter()
+            x, r, done, won = envs.step(a, active)
+            env_seconds += time.perf_counter() - start
+            logits.append(z)
+            trace.append(caches)
+            actions.append(a)
+            rewards.append(r)
+            valid.append(active.copy())
+            success |= won
+            active &= ~done
     rewards, valid = np.array(rewards), np.array(valid)
     return {"logits": np.stack(logits), "trace": trace, "actions": np.array(actions), "rewards": rewards,
             "valid": valid, "success": success, "returns": (rewards * valid).sum(axis=0),

@@ -87,15 +87,18 @@ class RoutedLayer:
     def params(self) -> dict:
         return {"weights": self.weights, "bias": self.bias}
 
-    def forward(self, x: np.ndarray):
+    def forward(self, x: np.ndarray, weights_t: np.ndarray | None = None):
         """x (width, batch, in_dim) -> out (width, batch, out_dim), cache for backward.
 
         cache = (x, route (width, batch, slots), y (width, batch, slots, out_dim)).
+        weights_t: the weights transposed, (width, in_dim, rows) contiguous, when the caller keeps
+        such a copy (small batches multiply faster with it).
         """
         if x.ndim != 3 or x.shape[0] != self.width or x.shape[2] != self.in_dim:
             raise ValueError(f"x must have shape (width={self.width}, batch, in_dim={self.in_dim}), got {x.shape}")
+        wt = self.weights.transpose(0, 2, 1) if weights_t is None else weights_t
         if x.dtype != np.float32:
-            pre = np.matmul(x, self.weights.transpose(0, 2, 1))  # (width, batch, slots*out_dim + slots)
+            pre = np.matmul(x, wt)  # (width, batch, slots*out_dim + slots)
             out, route, y = kernels.routed_forward(pre, self.bias, self.scale)
             return out, (x, route, y)
         W, B, M, n = self.width, x.shape[1], self.slots, self.out_dim
@@ -103,7 +106,7 @@ class RoutedLayer:
         flat_y, scale = y.reshape(W, B, M * n), np.float32(self.scale)
         for c in neuron_chunks(W, B * self.weights.shape[1]):
             # a block of neurons at a time, so that their pre-activations are still in cache for the kernel
-            pre = np.matmul(x[c], self.weights[c].transpose(0, 2, 1))
+            pre = np.matmul(x[c], wt[c])
             kernels.routed_forward32(pre, self.bias[c], scale, out[c], route[c], flat_y[c])
         return out, (x, route, y)
 
@@ -159,10 +162,10 @@ class ParentScatter:
     pool: int
 
     def __call__(self, dx: np.ndarray) -> np.ndarray:
-        children, k = self.parents.shape
-        _, batch, kn = dx.shape
-        n = kn // k
-        return kernels.scatter_rows(dx.reshape(children, batch, k, n), self.parents, self.pool)
+        k = self.parents.shape[1]
+        out = np.zeros((self.pool, dx.shape[1], dx.shape[2] // k), dx.dtype)
+        kernels.scatter_rows_add(dx, self.parents, dx.shape[2] // k, out)
+        return out
 
 
 def scatter_parents(dx: np.ndarray, parents: np.ndarray, pool: int) -> np.ndarray:

@@ -14,11 +14,13 @@ route_a = softmax_m(key_am . h / sqrt(768)) (linear slots, no tanh).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-from learning.routed import ParentScatter, RoutedLayer, draw_parents, gather_parents
+from learning import kernels
+from learning.routed import RoutedLayer, draw_parents, gather_parents
 
 WIDTH, SIZE, PARENTS, SLOTS, INPUT_NEURONS = 128, 6, 6, 6, 16
 ACTOR_SLOTS = 6
@@ -49,8 +51,18 @@ class RecurrentSparseCore:
         b = RoutedLayer.init(rng, width - input_neurons, parents * size, size, slots, dtype, std=std)
         self.layers = (FixedScaleRoutedLayer(a.weights, a.bias, scale), FixedScaleRoutedLayer(b.weights, b.bias, scale))
         self.params = {"in.weights": a.weights, "in.bias": a.bias, "rest.weights": b.weights, "rest.bias": b.bias}
-        self.scatter = ParentScatter(self.parents, width)
         self.features = width * size
+        self.weights_t = None  # while acting: each layer's weights transposed (learning.routed)
+
+    @contextmanager
+    def acting(self):
+        """Steps inside use transposed copies of the weights, taken once: the weights must not change
+        meanwhile (they do not during a rollout; the update comes after it)."""
+        self.weights_t = tuple(np.ascontiguousarray(l.weights.transpose(0, 2, 1)) for l in self.layers)
+        try:
+            yield
+        finally:
+            self.weights_t = None
 
     def initial_state(self, batch: int):
         return np.zeros((self.width, batch, self.size), self.dtype)
@@ -58,13 +70,17 @@ class RecurrentSparseCore:
     def inputs(self, u: np.ndarray, h: np.ndarray):
         """Each layer's neuron inputs: parents of h, and the embedding u for the input neurons."""
         xp = gather_parents(h, self.parents)
-        x_in = np.concatenate([xp[:self.n_in], np.broadcast_to(u, (self.n_in,) + u.shape)], axis=2)
+        kn = xp.shape[2]
+        x_in = np.empty((self.n_in, u.shape[0], kn + u.shape[1]), xp.dtype)
+        x_in[:, :, :kn] = xp[:self.n_in]
+        x_in[:, :, kn:] = u
         return x_in, xp[self.n_in:]
 
     def step(self, u: np.ndarray, h: np.ndarray):
         x_in, x_rest = self.inputs(u, h)
-        out_in, c_in = self.layers[0].forward(x_in)
-        out_rest, c_rest = self.layers[1].forward(x_rest)
+        wt = self.weights_t or (None, None)
+        out_in, c_in = self.layers[0].forward(x_in, wt[0])
+        out_rest, c_rest = self.layers[1].forward(x_rest, wt[1])
         h_next = np.concatenate([out_in, out_rest])
         features = h_next.transpose(1, 0, 2).reshape(h.shape[1], self.features)
         return features, h_next, (c_in, c_rest)
@@ -73,17 +89,20 @@ class RecurrentSparseCore:
         """(batch, width * size) gradient of the features -> (width, batch, size)."""
         return dfeat.reshape(dfeat.shape[0], self.width, self.size).transpose(1, 0, 2)
 
-    def step_backward(self, cache, g: np.ndarray, G_out):
+    def step_backward(self, cache, g: np.ndarray, G, col: int, bias_sums):
         """Feedback g at h_t (width, batch, size) -> feedback at h_{t-1} through the parents and the
-        gradient of the embedding u_t; each layer's slot feedback is written into G_out."""
-        lin, lrest = self.layers
-        G_in = G_out[0][...] = lin.slot_feedback(cache[0], g[:self.n_in])
-        G_rest = G_out[1][...] = lrest.slot_feedback(cache[1], g[self.n_in:])
-        dx_in = lin.input_grad(G_in)
-        dx_rest = lrest.input_grad(G_rest)
+        gradient of the embedding u_t; each layer's slot feedback is written into its G (layer width,
+        T * batch, rows) from column col on, and its slot-map part added, summed over the batch, to
+        bias_sums (the bias gradients)."""
         kn = self.k * self.size
-        g_prev = self.scatter(np.concatenate([dx_in[:, :, :kn], dx_rest]))
-        return g_prev, dx_in[:, :, kn:].sum(axis=0)
+        g_prev = np.zeros_like(g)
+        dx = []
+        for i, (layer, rows) in enumerate(zip(self.layers, (slice(0, self.n_in), slice(self.n_in, self.width)))):
+            _, route, y = cache[i]
+            kernels.routed_feedback_into(g[rows], route, y, layer.scale, G[i], col, bias_sums[i])
+            dx.append(layer.input_grad(G[i][:, col:col + g.shape[1]]))
+            kernels.scatter_rows_add(dx[i], self.parents[rows], self.size, g_prev)
+        return g_prev, dx[0][:, :, kn:].sum(axis=0)
 
     @staticmethod
     def joined_inputs(caches: list) -> list:
@@ -101,18 +120,19 @@ class RecurrentSparseCore:
         carry = np.zeros((self.width, batch, self.size), dfeat.dtype)
         # every step's slot feedback side by side, for one weight-gradient product per layer
         G = [np.empty((l.width, steps * batch, l.weights.shape[1]), dfeat.dtype) for l in self.layers]
+        bias_sums = [np.zeros((l.width, l.slots * l.out_dim), dfeat.dtype) for l in self.layers]
         du = np.empty((steps, batch, self.embed), dfeat.dtype)
         for t in range(steps - 1, -1, -1):
             g = self.feedback_at_state(dfeat[t]) + carry
             if mix is not None:
                 g = mix(t, g)
-            cols = slice(t * batch, (t + 1) * batch)
-            carry, du[t] = self.step_backward(caches[t], g, (G[0][:, cols], G[1][:, cols]))
+            carry, du[t] = self.step_backward(caches[t], g, G, t * batch, bias_sums)
         x = inputs if inputs is not None else self.joined_inputs(caches)
         grads = {}
         for i, name in enumerate(("in", "rest")):
-            g = self.layers[i].grads_from_feedback((x[i], None, None), G[i])
-            grads[f"{name}.weights"], grads[f"{name}.bias"] = g["weights"], g["bias"]
+            layer = self.layers[i]
+            grads[f"{name}.weights"] = np.matmul(G[i].transpose(0, 2, 1), x[i])
+            grads[f"{name}.bias"] = bias_sums[i].reshape(layer.bias.shape)
         return grads, du
 
 

@@ -6,7 +6,9 @@ Each model runs one untimed update (numba compilation), then `updates` timed one
 seed, on one BLAS thread. `env` is the time inside POPGym's step and reset calls (with the one-hot
 encoding); `act` the policy while acting (forward, sampling); `learn` the returns, the backward
 through time, the clipping and Adam (and, for sparsenet-sg, the SG fit and lambda). The target is
-model work (act + learn) no more than env for every model at num_envs = 20.
+model work (act + learn) no more than env for every model at num_envs = 20. `products` is, from one
+more update, the time of the model's numpy.matmul calls alone (the per-neuron products of SparseNet;
+the GRU's, LSTM's and heads' `@` products are not counted).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from learning.bench import timed_products
 from learning.rl import Run, rl_config
 from learning.rl_models import MODELS
 
@@ -31,8 +34,10 @@ def bench(env: str, num_envs: int, updates: int, models=MODELS, seed: int = 0) -
             outs = [run.update() for _ in range(updates)]
             wall = (time.perf_counter() - start) / updates
             mean = {k: float(np.mean([o[k] for o in outs])) for k in ("env_s", "act_s", "learn_s", "env_steps")}
-            rows.append({"model": model, "update_s": wall, **mean,
-                         "model_s": mean["act_s"] + mean["learn_s"]})
+            with timed_products() as products:
+                run.update()
+            rows.append({"model": model, "update_s": wall, **mean, "model_s": mean["act_s"] + mean["learn_s"],
+                         "products_s": products["seconds"]})
     return rows
 
 
@@ -45,10 +50,11 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     rows = bench(args.env, args.num_envs, args.updates, args.models.split(","))
     print(f"env={args.env} num_envs={args.num_envs}, mean of {args.updates} updates, seconds per update")
-    print(f"{'model':15s} {'steps':>6s} {'update':>7s} {'env':>7s} {'act':>7s} {'learn':>7s} {'model':>7s} {'model/env':>9s}")
+    print(f"{'model':15s} {'steps':>6s} {'update':>7s} {'env':>7s} {'act':>7s} {'learn':>7s} {'model':>7s} {'model/env':>9s} "
+          f"{'products':>9s}")
     for r in rows:
         print(f"{r['model']:15s} {r['env_steps']:6.0f} {r['update_s']:7.3f} {r['env_s']:7.3f} {r['act_s']:7.3f} "
-              f"{r['learn_s']:7.3f} {r['model_s']:7.3f} {r['model_s'] / r['env_s']:9.2f}")
+              f"{r['learn_s']:7.3f} {r['model_s']:7.3f} {r['model_s'] / r['env_s']:9.2f} {r['products_s']:9.3f}")
 
 
 if __name__ == "__main__":

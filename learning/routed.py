@@ -97,17 +97,8 @@ class RoutedLayer:
         if x.ndim != 3 or x.shape[0] != self.width or x.shape[2] != self.in_dim:
             raise ValueError(f"x must have shape (width={self.width}, batch, in_dim={self.in_dim}), got {x.shape}")
         wt = self.weights.transpose(0, 2, 1) if weights_t is None else weights_t
-        if x.dtype != np.float32:
-            pre = np.matmul(x, wt)  # (width, batch, slots*out_dim + slots)
-            out, route, y = kernels.routed_forward(pre, self.bias, self.scale)
-            return out, (x, route, y)
-        W, B, M, n = self.width, x.shape[1], self.slots, self.out_dim
-        out, route, y = np.empty((W, B, n), x.dtype), np.empty((W, B, M), x.dtype), np.empty((W, B, M, n), x.dtype)
-        flat_y, scale = y.reshape(W, B, M * n), np.float32(self.scale)
-        for c in neuron_chunks(W, B * self.weights.shape[1]):
-            # a block of neurons at a time, so that their pre-activations are still in cache for the kernel
-            pre = np.matmul(x[c], wt[c])
-            kernels.routed_forward32(pre, self.bias[c], scale, out[c], route[c], flat_y[c])
+        pre = np.matmul(x, wt)  # (width, batch, slots*out_dim + slots)
+        out, route, y = kernels.routed_forward(pre, self.bias, self.scale)
         return out, (x, route, y)
 
     def slot_feedback(self, cache, dout: np.ndarray) -> np.ndarray:
@@ -129,18 +120,6 @@ class RoutedLayer:
         G = self.slot_feedback(cache, dout)
         dx = self.input_grad(G) if input_grad else None
         return dx, self.grads_from_feedback(cache, G)
-
-
-CHUNK_BYTES = 256 * 1024  # a block of neurons' per-sample rows that stays in the core's L2 cache
-
-
-def neuron_chunks(width: int, floats_per_neuron: int) -> list[slice]:
-    """Consecutive blocks of neurons of about CHUNK_BYTES of float32 rows each (one block when the
-    layer's rows fit in twice that: blocks then only add calls)."""
-    size = max(1, CHUNK_BYTES // (4 * floats_per_neuron))
-    if width * floats_per_neuron * 4 <= 2 * CHUNK_BYTES:
-        size = width
-    return [slice(a, min(a + size, width)) for a in range(0, width, size)]
 
 
 def draw_parents(rng: np.random.Generator, n_children: int, n_pool: int, k: int) -> np.ndarray:

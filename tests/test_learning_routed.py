@@ -141,18 +141,3 @@ def test_exp32_block_is_exp_to_float32_precision():
     exp32_block(low, out, np.empty(3, np.int32))
     np.testing.assert_allclose(out, np.exp(np.float64(np.float32(-87.33654))), rtol=2e-7)
 
-
-def test_float32_forward_in_neuron_blocks_is_the_same(monkeypatch):
-    """The float32 forward runs the layer in blocks of neurons; a wrong block offset changes outputs."""
-    import learning.routed as routed
-
-    rng = np.random.default_rng(8)
-    layer = RoutedLayer.init(rng, width=11, in_dim=7, out_dim=3, slots=4)
-    x = rng.normal(size=(11, 9, 7)).astype(np.float32)
-    whole, (_, route_whole, y_whole) = layer.forward(x)
-    monkeypatch.setattr(routed, "CHUNK_BYTES", 4 * 9 * (4 * 3 + 4) * 3)  # blocks of 3 neurons
-    assert len(routed.neuron_chunks(11, 9 * (4 * 3 + 4))) == 4
-    blocks, (_, route_blocks, y_blocks) = layer.forward(x)
-    np.testing.assert_array_equal(blocks, whole)
-    np.testing.assert_array_equal(route_blocks, route_whole)
-    np.testing.assert_array_equal(y_blocks, y_whole)

@@ -72,3 +72,24 @@ def test_float32_stays_float32(name):
     assert logits.dtype == np.float32
     grads = policy.backward(trace, weights.astype(np.float32))
     assert all(grads[k].dtype == np.float32 for k in policy.params)
+
+
+def test_acting_copies_are_the_weights_and_are_dropped_after():
+    """Inside acting() the recurrent SparseNet multiplies by transposed copies of its weights: the
+    logits are the plain forward's (to float64 rounding); after the context a weight change is seen.
+    Catches copies transposed the wrong way or kept stale past the rollout."""
+    rng = np.random.default_rng(4)
+    policy = build_policy("sparsenet-bptt", OBS, ACTIONS, rng, dtype=np.float64,
+                          sizes={"embed": 7, "sparse": {"width": 9, "size": 3, "parents": 2, "slots": 2,
+                                                        "input_neurons": 3}})
+    xs, _ = sequence(5)
+    plain, _ = policy.forward(xs)
+    with policy.acting():
+        acted, _ = policy.forward(xs)
+    np.testing.assert_allclose(acted, plain, rtol=1e-12, atol=1e-14)
+    policy.params["core.rest.weights"] *= 1.5
+    changed, _ = policy.forward(xs)
+    assert np.abs(changed - plain).max() > 1e-3
+    with policy.acting():
+        acted, _ = policy.forward(xs)
+    np.testing.assert_allclose(acted, changed, rtol=1e-12, atol=1e-14)

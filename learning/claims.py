@@ -92,7 +92,7 @@ def c8_check(data: dict) -> CheckResult:
         seeds = f"{test['n']} seed" + ("" if test["n"] == 1 else "s")
         numbers = (f"p_flip {C8_P_FLIP}, {seeds}, {'/'.join(map(str, steps))} steps: area under the eval "
                    f"reward curve SG adaptive {sg.mean():.3f}, BP {bp.mean():.3f}; difference {test['mean']:+.3f} "
-                   f"(SE {test['se']:.3f}), paired t = {test['t']:.2f} against +-{test['t_crit']:.2f}")
+                   f"(SE {test['se']:.2g}), paired t = {test['t']:.2f} against +-{test['t_crit']:.2f}")
     else:
         numbers = f"no seed with both SG adaptive and BP at p_flip {C8_P_FLIP} in sweep '{C8_SWEEP}'"
     gaps = p_flip_gaps(data)

@@ -362,6 +362,17 @@ def mixed_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale):
     return m_out, GT
 
 
+@njit(cache=True, inline="always", fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
+def _three_blocks(GT, w, K, k, b, ka, kc, g1, g2):
+    """Row k, sample b of the three blocks of adaptive_feedback: the mixture ka g1 + kc g2, BP's g1 and
+    U = g2 - g1 (returned)."""
+    u = g2 - g1
+    GT[w, k, b] = ka * g1 + kc * g2
+    GT[w, K + k, b] = g1
+    GT[w, 2 * K + k, b] = u
+    return u
+
+
 @njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
 def adaptive_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale, x, tiny, one, m_out, GT, bias_sums, uu, wu):
     """The mixture's feedback and the adaptive lambda's per-sample terms, in one pass.
@@ -459,11 +470,7 @@ def adaptive_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale, x, 
                     s2[m, b] += cv * t
                     q = rT[m, b] * (one - t * t)
                     g1 = q * av
-                    g2 = q * cv
-                    u = g2 - g1
-                    GT[w, k, b] = ka[b] * g1 + kc[b] * g2
-                    GT[w, K + k, b] = g1
-                    GT[w, 2 * K + k, b] = u
+                    u = _three_blocks(GT, w, K, k, b, ka[b], kc[b], g1, q * cv)
                     buu[b] += u * u
                     bwu[b] += g1 * u
             for b in range(B):
@@ -474,11 +481,7 @@ def adaptive_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale, x, 
             for b in range(B):
                 r = scale * rT[m, b]
                 g1 = r * (s1[m, b] - ma[b])
-                g2 = r * (s2[m, b] - mc[b])
-                u = g2 - g1
-                GT[w, k, b] = ka[b] * g1 + kc[b] * g2
-                GT[w, K + k, b] = g1
-                GT[w, 2 * K + k, b] = u
+                u = _three_blocks(GT, w, K, k, b, ka[b], kc[b], g1, r * (s2[m, b] - mc[b]))
                 suu[b] += u * u
                 swu[b] += g1 * u
         for b in range(B):

@@ -65,7 +65,7 @@ def c9_check(runs: dict) -> CheckResult:
                                if r["config"]["env"] == env and r["config"]["model"] == BPTT])
             parts.append(f"{env} ({t['n']} seeds; lr {', '.join(f'{x:g}' for x in lrs)}; num_envs "
                          f"{', '.join(map(str, ns))}; {', '.join(map(str, ups))} updates): success area SG "
-                         f"{sg_area:.3f}, BPTT {bp_area:.3f}; difference {t['mean']:+.3f} (SE {t['se']:.3f}), "
+                         f"{sg_area:.3f}, BPTT {bp_area:.3f}; difference {t['mean']:+.3f} (SE {t['se']:.2g}), "
                          f"t = {t['t']:.2f} against +-{t['t_crit']:.2f}: {t['status']}")
         numbers = "; ".join(parts)
     return CheckResult(

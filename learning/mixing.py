@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from learning.kernels import plugin_batch_sums
+
 EPS_DENOMINATOR = 1e-6
 TINY_NORM = 1e-12
 
@@ -78,8 +80,6 @@ def routed_moments_from_sums(S, lo: int, bias_sums, uu, wu, B: int):
     """Per-neuron (v, c, b2) from batch sums: S[:, lo:lo+K] = sum_i G_bp,i x_i^T and S[:, lo+K:lo+2K] =
     sum_i U_i x_i^T (width, ., in_dim); bias_sums[:, 1], bias_sums[:, 2] (width, slots*n) their slot-map
     (bias) parts summed over the batch; uu, wu (width, B) the per-sample terms."""
-    from learning.kernels import plugin_batch_sums
-
     su2, swu = plugin_batch_sums(S, lo, bias_sums)
     ubar2, wubar = su2 / B**2, swu / B**2
     v = np.maximum((uu.mean(axis=1) - ubar2) / (B - 1), 0.0)

@@ -165,7 +165,8 @@ def routed_forward(pre, bias, scale):
 @njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
 def routed_feedback_into(dout, route, y, scale, G, col, bias_sum):
     """d out (W, B, n) -> G[:, col:col+B] (G: (W, >= col+B, M*n + M)): d z of the slot maps, then scale *
-    d logits of the routing; the slot-map part is also added, summed over the batch, to bias_sum (W, M*n)."""
+    d logits of the routing; the slot-map part is also added, summed over the batch, to bias_sum (W, M*n),
+    or to nothing when bias_sum is (W, 0)."""
     W, B, M, n = y.shape
     mn = M * n
     dr = np.empty(M, dtype=np.float64)
@@ -184,7 +185,7 @@ def routed_feedback_into(dout, route, y, scale, G, col, bias_sum):
                 mean += r * s
             for m in range(M):
                 G[w, col + b, mn + m] = scale * route[w, b, m] * (dr[m] - mean)
-            for k in range(mn):
+            for k in range(bias_sum.shape[1]):
                 bias_sum[w, k] += G[w, col + b, k]
 
 
@@ -192,7 +193,7 @@ def routed_feedback(dout, route, y, scale):
     """d out (W, B, n) -> G (W, B, M*n + M): d z of the slot maps, then scale * d logits of the routing."""
     W, B, M, n = y.shape
     G = np.empty((W, B, M * n + M), dtype=y.dtype)
-    routed_feedback_into(dout, route, y, float(scale), G, 0, np.zeros((W, M * n), y.dtype))
+    routed_feedback_into(dout, route, y, float(scale), G, 0, np.zeros((W, 0), y.dtype))  # bias summed by the caller
     return G
 
 

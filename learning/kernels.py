@@ -198,17 +198,23 @@ def routed_feedback(dout, route, y, scale):
 
 
 @njit(cache=True)
-def gather_rows(h, parents):
-    """h (pool, B, n), parents (C, k) -> x (C, B, k*n): child c reads rows parents[c] in order."""
+def gather_rows_into(h, parents, x, col):
+    """h (pool, B, n), parents (C, k) -> x[:, col:col+B, :k*n] (x: (C, >= col+B, >= k*n)): child c reads
+    rows parents[c] in order."""
     C, k = parents.shape
     _, B, n = h.shape
-    x = np.empty((C, B, k * n), dtype=h.dtype)
     for c in range(C):
         for p in range(k):
             i = parents[c, p]
             for b in range(B):
                 for j in range(n):
-                    x[c, b, p * n + j] = h[i, b, j]
+                    x[c, col + b, p * n + j] = h[i, b, j]
+
+
+def gather_rows(h, parents):
+    """h (pool, B, n), parents (C, k) -> x (C, B, k*n): child c reads rows parents[c] in order."""
+    x = np.empty((parents.shape[0], h.shape[1], parents.shape[1] * h.shape[2]), dtype=h.dtype)
+    gather_rows_into(h, parents, x, 0)
     return x
 
 

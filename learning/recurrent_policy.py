@@ -24,10 +24,11 @@ class RecurrentPolicy:
         self.parts = {"embed": embedding, "core": core, "head": head}
         self.params = {f"{part}.{k}": v for part, obj in self.parts.items() for k, v in obj.params.items()}
 
-    def acting(self):
-        """A context for a rollout (parameters fixed): the core's, where it has one."""
+    def acting(self, steps: int | None = None):
+        """A context for a rollout (parameters fixed) of at most `steps` steps: the core's, where it
+        has one."""
         core = self.parts["core"]
-        return core.acting() if hasattr(core, "acting") else nullcontext()
+        return core.acting(steps) if hasattr(core, "acting") else nullcontext()
 
     def initial_state(self, batch: int):
         return self.parts["core"].initial_state(batch)

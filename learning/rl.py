@@ -68,7 +68,7 @@ def rollout(policy, envs: LabyrinthBatch, rng: np.random.Generator) -> dict:
     active = np.ones(batch, bool)
     success = np.zeros(batch, bool)
     logits, trace, actions, rewards, valid = [], [], [], [], []
-    with policy.acting():
+    with policy.acting(envs.episode_length):
         for _ in range(envs.episode_length):
             if not active.any():
                 break

@@ -74,7 +74,8 @@ class RecurrentSG:
         steps, batch = valid.shape
         caches = [c[1] for c in trace]
         # each layer's inputs, routing weights and slot outputs over all steps: (width, T * B, ...)
-        joined = [tuple(np.concatenate([c[i][j] for c in caches], axis=1) for j in range(3)) for i in range(2)]
+        joined = [(x,) + tuple(np.concatenate([c[i][j] for c in caches], axis=1) for j in (1, 2))
+                  for i, x in enumerate(core.joined_inputs(caches))]
         shat = np.concatenate([self.sg.predict(i, joined[i]) for i in range(2)])
         shat = shat.reshape(core.width, steps, batch, core.size).transpose(1, 0, 2, 3)
         lam = temporal_schedule(self.lam, self.counts, steps).astype(core.dtype)

@@ -53,12 +53,16 @@ class RecurrentSparseCore:
         self.params = {"in.weights": a.weights, "in.bias": a.bias, "rest.weights": b.weights, "rest.bias": b.bias}
         self.features = width * size
         self.weights_t = None  # while acting: each layer's weights transposed (learning.routed)
+        self.rollout = None  # while acting and after: the rollout's inputs (RolloutInputs)
 
     @contextmanager
-    def acting(self):
+    def acting(self, steps: int | None = None):
         """Steps inside use transposed copies of the weights, taken once: the weights must not change
-        meanwhile (they do not during a rollout; the update comes after it)."""
+        meanwhile (they do not during a rollout; the update comes after it). With `steps`, the steps
+        inside are one sequence of at most that many steps, and each step's neuron inputs are written
+        straight into arrays for the whole sequence (RolloutInputs), which the backward reads."""
         self.weights_t = tuple(np.ascontiguousarray(l.weights.transpose(0, 2, 1)) for l in self.layers)
+        self.rollout = None if steps is None else RolloutInputs(self.layers, steps)
         try:
             yield
         finally:
@@ -77,7 +81,8 @@ class RecurrentSparseCore:
         return x_in, xp[self.n_in:]
 
     def step(self, u: np.ndarray, h: np.ndarray):
-        x_in, x_rest = self.inputs(u, h)
+        written = self.rollout is not None and self.weights_t is not None and self.rollout.write(self, u, h)
+        x_in, x_rest = written or self.inputs(u, h)
         wt = self.weights_t or (None, None)
         out_in, c_in = self.layers[0].forward(x_in, wt[0])
         out_rest, c_rest = self.layers[1].forward(x_rest, wt[1])
@@ -104,9 +109,11 @@ class RecurrentSparseCore:
             kernels.scatter_rows_add(dx[i], self.parents[rows], self.size, g_prev)
         return g_prev, dx[0][:, :, kn:].sum(axis=0)
 
-    @staticmethod
-    def joined_inputs(caches: list) -> list:
-        """Each layer's neuron inputs over all steps, (layer width, T * batch, in)."""
+    def joined_inputs(self, caches: list) -> list:
+        """Each layer's neuron inputs over all steps, (layer width, T * batch, in): the rollout's own
+        arrays when the caches are its steps, else joined."""
+        if self.rollout is not None and self.rollout.holds(caches):
+            return self.rollout.joined(len(caches))
         return [np.concatenate([c[i][0] for c in caches], axis=1) for i in range(2)]
 
     def backward(self, caches: list, dfeat: np.ndarray, mix=None, inputs=None):
@@ -134,6 +141,42 @@ class RecurrentSparseCore:
             grads[f"{name}.weights"] = np.matmul(G[i].transpose(0, 2, 1), x[i])
             grads[f"{name}.bias"] = bias_sums[i].reshape(layer.bias.shape)
         return grads, du
+
+
+class RolloutInputs:
+    """A rollout's neuron inputs, one array per layer for all its steps, (layer width, steps * batch,
+    in): step t in columns [t * batch, (t + 1) * batch). The forward reads each step's block in place
+    and the weight-gradient product reads the whole, so nothing is copied or joined."""
+
+    def __init__(self, layers, steps: int):
+        self.layers, self.steps = layers, steps
+        self.arrays = None
+        self.blocks = []  # each written step's blocks (views), in order
+
+    def write(self, core, u: np.ndarray, h: np.ndarray):
+        """Gathers step len(blocks)'s inputs into the arrays; returns the two blocks, or None when the
+        sequence is longer than `steps` (the caller then builds them itself)."""
+        batch, t = h.shape[1], len(self.blocks)
+        if self.arrays is None:
+            self.arrays = [np.empty((l.width, self.steps * batch, l.in_dim), h.dtype) for l in self.layers]
+        if t >= self.steps or self.arrays[0].shape[1] != self.steps * batch:
+            return None
+        col, kn = t * batch, core.k * core.size
+        x_in, x_rest = self.arrays
+        kernels.gather_rows_into(h, core.parents[:core.n_in], x_in, col)
+        kernels.gather_rows_into(h, core.parents[core.n_in:], x_rest, col)
+        x_in[:, col:col + batch, kn:] = u
+        self.blocks.append((x_in[:, col:col + batch], x_rest[:, col:col + batch]))
+        return self.blocks[-1]
+
+    def holds(self, caches: list) -> bool:
+        """Whether caches are this rollout's first len(caches) steps (the very same blocks)."""
+        return len(caches) <= len(self.blocks) and all(
+            c[i][0] is blocks[i] for c, blocks in zip(caches, self.blocks) for i in range(2))
+
+    def joined(self, steps: int) -> list:
+        batch = self.blocks[0][0].shape[1]
+        return [a[:, :steps * batch] for a in self.arrays]
 
 
 class RoutedActor:

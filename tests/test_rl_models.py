@@ -93,3 +93,37 @@ def test_acting_copies_are_the_weights_and_are_dropped_after():
     with policy.acting():
         acted, _ = policy.forward(xs)
     np.testing.assert_allclose(acted, changed, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("capacity", [STEPS, STEPS + 3, STEPS - 2])
+def test_rollout_inputs_give_the_plain_forwards_gradients(capacity):
+    """Inside acting(steps) each step's neuron inputs are written into arrays for the whole rollout
+    and the backward reads them there: logits and every gradient equal the plain forward's exactly,
+    also when the rollout is shorter than `steps` or longer (its later steps fall back); and a
+    trace from another forward is not read from the rollout's arrays. Catches a block written at
+    the wrong column, or the rollout's arrays read for a trace that is not theirs."""
+    rng = np.random.default_rng(5)
+    policy = build_policy("sparsenet-bptt", OBS, ACTIONS, rng, dtype=np.float32,
+                          sizes={"embed": 7, "sparse": {"width": 9, "size": 3, "parents": 2, "slots": 2,
+                                                        "input_neurons": 3}})
+    xs, weights = (a.astype(np.float32) for a in sequence(6))
+    other_xs = xs[::-1].copy()
+    plain, trace = policy.forward(xs)
+    expected = policy.backward(trace, weights)
+    other_logits, other_trace = policy.forward(other_xs)
+    with policy.acting(capacity):
+        acted, acted_trace = policy.forward(xs)
+    assert np.array_equal(acted, plain)
+    core = policy.parts["core"]
+    assert core.rollout.holds([c[1] for c in acted_trace]) == (capacity >= STEPS)
+    got = policy.backward(acted_trace, weights)
+    for k in expected:
+        assert np.array_equal(got[k], expected[k]), k
+    other = policy.backward(other_trace, weights)
+    assert not core.rollout.holds([c[1] for c in other_trace])
+    fresh = build_policy("sparsenet-bptt", OBS, ACTIONS, np.random.default_rng(5), dtype=np.float32,
+                         sizes={"embed": 7, "sparse": {"width": 9, "size": 3, "parents": 2, "slots": 2,
+                                                       "input_neurons": 3}})
+    fresh_other = fresh.backward(fresh.forward(other_xs)[1], weights)
+    for k in other:
+        assert np.array_equal(other[k], fresh_other[k]), k

@@ -115,8 +115,8 @@ def exp32_block(z, out, bits):
 @njit(cache=True, fastmath={"contract", "reassoc", "nsz"}, error_model="numpy")
 def routed_forward32(pre, bias, scale, out, route, y):
     """routed_forward in float32 into out (W, B, n), route (W, B, M), y (W, B, M*n), one pass per neuron:
-    the routing softmax with exp32_block over all its samples at once, then each sample's slot
-    outputs (tanh32) and their routed sum. bias (W, M, n)."""
+    the routing softmax with exp32_block and the slot outputs with tanh32, each over all its samples
+    at once, then their routed sum. bias (W, M, n)."""
     W, B, _ = pre.shape
     M, n = bias.shape[1], bias.shape[2]
     mn = M * n
@@ -131,15 +131,18 @@ def routed_forward32(pre, bias, scale, out, route, y):
                 top = max(top, pre[w, b, mn + m] * scale)
             for m in range(M):
                 z[b * M + m] = pre[w, b, mn + m] * scale - top
+            for k in range(mn):
+                y[w, b, k] = pre[w, b, k] + flat_bias[w, k]
         exp32_block(z, e, bits)
+        yw = y[w].reshape(B * mn)  # tanh over the neuron's whole block: one long loop that vectorises
+        for i in range(B * mn):
+            yw[i] = tanh32(yw[i])
         for b in range(B):
             total = np.float32(0)
             for m in range(M):
                 total += e[b * M + m]
             for m in range(M):
                 route[w, b, m] = e[b * M + m] / total
-            for k in range(mn):
-                y[w, b, k] = tanh32(pre[w, b, k] + flat_bias[w, k])
             for j in range(n):
                 out[w, b, j] = 0
             for m in range(M):

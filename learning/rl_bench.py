@@ -8,7 +8,8 @@ encoding); `act` the policy while acting (forward, sampling); `learn` the return
 through time, the clipping and Adam (and, for sparsenet-sg, the SG fit and lambda). The target is
 model work (act + learn) no more than env for every model at num_envs = 20. `products` is, from one
 more update, the time of the model's numpy.matmul calls alone (the per-neuron products of SparseNet;
-the GRU's, LSTM's and heads' `@` products are not counted).
+the GRU's, LSTM's and heads' `@` products are not counted), and that time over env: where it is
+above 1 the products alone already take longer than POPGym, whatever the rest of the model costs.
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ def main(argv=None) -> None:
     rows = bench(args.env, args.num_envs, args.updates, args.models.split(","))
     print(f"env={args.env} num_envs={args.num_envs}, mean of {args.updates} updates, seconds per update")
     print(f"{'model':15s} {'steps':>6s} {'update':>7s} {'env':>7s} {'act':>7s} {'learn':>7s} {'model':>7s} {'model/env':>9s} "
-          f"{'products':>9s}")
+          f"{'products':>9s} {'products/env':>12s}")
     for r in rows:
         print(f"{r['model']:15s} {r['env_steps']:6.0f} {r['update_s']:7.3f} {r['env_s']:7.3f} {r['act_s']:7.3f} "
-              f"{r['learn_s']:7.3f} {r['model_s']:7.3f} {r['model_s'] / r['env_s']:9.2f} {r['products_s']:9.3f}")
+              f"{r['learn_s']:7.3f} {r['model_s']:7.3f} {r['model_s'] / r['env_s']:9.2f} "
+              + (f"{r['products_s']:9.3f} {r['products_s'] / r['env_s']:12.2f}" if r["products_s"] else f"{'-':>9s} {'-':>12s}"))
 
 
 if __name__ == "__main__":

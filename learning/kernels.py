@@ -402,6 +402,7 @@ def adaptive_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale, x, 
     zero = one - one
     dt = delta.dtype
     xx = np.empty(B)
+    xrow = np.empty(D, dtype=x.dtype)
     aT = np.empty((n, B), dtype=dt)  # BP's and SG's unit signals, a sample per column
     cT = np.empty((n, B), dtype=dt)
     yT = np.empty((mn, B), dtype=dt)
@@ -454,9 +455,11 @@ def adaptive_feedback(delta, pred, lam, tanh_out, has_tanh, route, y, scale, x, 
                 cT[j, b] *= nc[b]
         _columns(route, y, w, rT, yT)
         for b in range(B):
+            for d in range(D):
+                xrow[d] = x[w, b, d]  # a contiguous copy: the sum then rounds alike for a strided x
             total = 0.0
             for d in range(D):
-                v = np.float64(x[w, b, d])
+                v = np.float64(xrow[d])
                 total += v * v
             xx[b] = total
         for b in range(B):

@@ -10,9 +10,9 @@ SIZES = {"embed": 7, "sparse": {"width": 6, "size": 3, "parents": 2, "slots": 3,
 STEPS, BATCH, OBS, ACTIONS = 5, 4, 10, 4
 
 
-def setup(seed=0, dtype=np.float64):
+def setup(seed=0, dtype=np.float64, sizes=SIZES):
     rng = np.random.default_rng(seed)
-    policy = build_policy("sparsenet-sg", OBS, ACTIONS, rng, dtype=dtype, sizes=SIZES)
+    policy = build_policy("sparsenet-sg", OBS, ACTIONS, rng, dtype=dtype, sizes=sizes)
     xs = rng.normal(size=(STEPS, BATCH, OBS)).astype(dtype)
     dz = rng.normal(size=(STEPS, BATCH, ACTIONS)).astype(dtype)
     valid = np.ones((STEPS, BATCH), bool)
@@ -127,3 +127,30 @@ def test_lambda_update_is_the_plug_in_over_valid_samples(monkeypatch):
     expected = 0.9 * before + 0.1 * lambda_from_moments(v, c, b2, before)
     np.testing.assert_allclose(sg.lam, expected, rtol=1e-10, atol=1e-12)
     assert np.all(g_true.transpose(0, 2, 1, 3)[~valid] == 0)  # no feedback after an episode's end
+
+
+def test_a_rollout_shorter_than_its_arrays_gives_the_same_update(monkeypatch):
+    """Acting with room for more steps than the sequence takes leaves each layer's joined inputs a
+    strided view of the rollout's arrays; the SG-mixed update (gradients, the plug-in's moments,
+    lambda, the SG's step) must equal the one from a plain forward to the bit. Catches a kernel
+    whose sums round differently for strided inputs (then a saved run no longer reproduces)."""
+    moments = []
+    plugin = rsparse_sg.lambda_from_moments
+    monkeypatch.setattr(rsparse_sg, "lambda_from_moments", lambda *a: moments.append(a[:3]) or plugin(*a))
+    sizes = {"embed": 7, "sparse": {"width": 8, "size": 6, "parents": 6, "slots": 3, "input_neurons": 2}}
+    results = []
+    for capacity in (None, STEPS + 2):
+        policy, sg, xs, dz, valid = setup(2, np.float32, sizes)  # inputs of 36: long enough to vectorise
+        if capacity is None:
+            _, trace = policy.forward(xs)
+        else:
+            with policy.acting(capacity):
+                _, trace = policy.forward(xs)
+            assert not policy.parts["core"].joined_inputs([c[1] for c in trace])[1].flags.c_contiguous
+        grads, _ = sg.backward(policy, trace, dz, valid)
+        results.append((grads, sg.lam.copy(), [p.copy() for p in sg.sg.params()]))
+    (grads0, lam0, sg0), (grads1, lam1, sg1) = results
+    assert len(moments) == 2 and all(np.array_equal(a, b) for a, b in zip(*moments))
+    assert all(np.array_equal(grads0[k], grads1[k]) for k in grads0)
+    assert np.array_equal(lam0, lam1) and not np.array_equal(lam0, np.ones_like(lam0))
+    assert all(np.array_equal(a, b) for a, b in zip(sg0, sg1))

@@ -28,6 +28,7 @@ SG_LR = 1e-5
 LAMBDA_INITIAL = 1.0
 LAMBDA_MOMENTUM = 0.9
 SCHEDULE_RATE = 0.1  # how fast lambda rises toward 1 going back in time
+NEURON_CHUNK = 4  # neurons per block of the plug-in: their feedback over all samples stays in cache
 
 
 def child_counts(parents: np.ndarray, width: int) -> np.ndarray:
@@ -116,7 +117,7 @@ class RecurrentSG:
         """the bandit's plug-in lambda per neuron over the valid (t, episode) samples, then momentum.
 
         the bandit's fused kernel gives each sample's unit-scaled BP and SG slot feedbacks and the
-        per-sample terms; one product per layer gives the batch sums."""
+        per-sample terms; a product per block of neurons gives the batch sums."""
         count = int(valid.sum())
         if count < 2:
             return
@@ -129,12 +130,19 @@ class RecurrentSG:
             K = layer.weights.shape[1]
             one = x.dtype.type(1)
             W, B, n = g.shape
-            GT, bias_sums = np.empty((W, 3 * K, B), x.dtype), np.empty((W, 3, K - layer.slots))
+            g, s = np.ascontiguousarray(g), np.ascontiguousarray(s * keep)
+            chunk = min(NEURON_CHUNK, W)
+            GT, m = np.empty((chunk, 3 * K, B), x.dtype), np.empty((chunk, B, n), x.dtype)
+            S, bias_sums = np.empty((W, 2 * K, x.shape[2]), x.dtype), np.empty((W, 3, K - layer.slots))
             uu, wu = np.empty((W, B)), np.empty((W, B))
-            kernels.adaptive_feedback(np.ascontiguousarray(g), np.ascontiguousarray(s * keep), np.ones(W, x.dtype),
-                                      _NO_TANH, False, route, y, x.dtype.type(layer.scale), x, x.dtype.type(TINY_NORM),
-                                      one, np.empty((W, B, n), x.dtype), GT, bias_sums, uu, wu)
-            S = np.matmul(GT[:, K:], x)  # (width, 2K, in): BP's and U's sums
+            lam, scale, tiny = np.ones(chunk, x.dtype), x.dtype.type(layer.scale), x.dtype.type(TINY_NORM)
+            for a in range(0, W, chunk):
+                # a few neurons at a time: their feedback blocks (3K x all samples) are still in cache
+                # when the product reads them
+                c, k = slice(a, min(a + chunk, W)), min(a + chunk, W) - a
+                kernels.adaptive_feedback(g[c], s[c], lam[:k], _NO_TANH, False, route[c], y[c], scale, x[c], tiny,
+                                          one, m[:k], GT[:k], bias_sums[c], uu[c], wu[c])
+                np.matmul(GT[:k, K:], x[c], out=S[c])  # (k, 2K, in): BP's and U's sums
             moments.append(routed_moments_from_sums(S, 0, bias_sums, uu * rescale, wu * rescale, count))
         v, c, b2 = (np.concatenate(m) for m in zip(*moments))
         batch_lam = lambda_from_moments(v, c, b2, self.lam)

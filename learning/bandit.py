@@ -28,6 +28,7 @@ from learning.mlp import MLP
 from learning.policy import noisy_rewards, reinforce_feedback, sample_actions, softmax
 from learning.sparsenet import SparseNet, flat_grads
 from learning.synthetic import SGTrainer, SyntheticGradients, mixed_backward
+from runner.target import compile_target
 
 METHODS = ("sg", "sg-fixed", "bp", "mlp")
 PAPER_LR = {"sg": 5e-3, "sg-fixed": 5e-3, "bp": 1e-3, "mlp": 2e-5}
@@ -191,7 +192,7 @@ def train(config: dict, progress=None, data=None) -> dict:
     use instead of loading cfg["data"] (tests).
     """
     cfg = full_config(config)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with threadpool_limits(limits=1):
         if data is None:
             data = load_data(cfg)
@@ -222,4 +223,6 @@ def train(config: dict, progress=None, data=None) -> dict:
             if progress is not None:
                 progress(step, cfg["steps"])
     result["seconds"] = time.perf_counter() - start
+    result["cpu_seconds"] = time.process_time() - cpu_start
+    result["target"] = compile_target()
     return result

@@ -20,6 +20,7 @@ from learning.labyrinth import ACTIONS, ENVS, LabyrinthBatch
 from learning.reinforce import clip_by_global_norm, discounted_returns, normalise, policy_gradient
 from learning.rl_models import MODELS, build_policy
 from learning.rsparse_sg import LAMBDA_INITIAL, LAMBDA_MOMENTUM, SG_LR, RecurrentSG
+from runner.target import compile_target
 from theory.params import check_int, check_real
 
 DEFAULTS = {"env": "escape", "model": "sparsenet-bptt", "lr": 1e-3, "num_envs": 20, "updates": 300, "seed": 0,
@@ -139,7 +140,7 @@ def train_rl(config: dict) -> dict:
     sparsenet-sg) and the run's seconds (all, and stepping the environments)."""
     c = rl_config(**config)
     with threadpool_limits(limits=1):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         run = Run(c)
         keys = PER_UPDATE + (SG_PER_UPDATE if run.sg else ())
         history = {k: [] for k in keys}
@@ -153,4 +154,5 @@ def train_rl(config: dict) -> dict:
                 history[k].append(out[k])
             if on_update is not None:
                 on_update(update + 1)
-        return history | {"seconds": time.perf_counter() - start, "env_seconds": env_seconds}
+        return history | {"seconds": time.perf_counter() - start, "env_seconds": env_seconds,
+                          "cpu_seconds": time.process_time() - cpu_start, "target": compile_target()}

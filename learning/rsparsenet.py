@@ -61,12 +61,15 @@ class RecurrentSparseCore:
         meanwhile (they do not during a rollout; the update comes after it). With `steps`, the steps
         inside are one sequence of at most that many steps, and each step's neuron inputs are written
         straight into arrays for the whole sequence (RolloutInputs), which the backward reads."""
-        self.weights_t = tuple(np.ascontiguousarray(l.weights.transpose(0, 2, 1)) for l in self.layers)
+        self.weights_t = self.transposed_weights()
         self.rollout = None if steps is None else RolloutInputs(self.layers, steps)
         try:
             yield
         finally:
             self.weights_t = None
+
+    def transposed_weights(self) -> tuple:
+        return tuple(np.ascontiguousarray(l.weights.transpose(0, 2, 1)) for l in self.layers)
 
     def initial_state(self, batch: int):
         return np.zeros((self.width, batch, self.size), self.dtype)
@@ -83,7 +86,9 @@ class RecurrentSparseCore:
     def step(self, u: np.ndarray, h: np.ndarray):
         written = self.rollout is not None and self.weights_t is not None and self.rollout.write(self, u, h)
         x_in, x_rest = written or self.inputs(u, h)
-        wt = self.weights_t or (None, None)
+        # outside a rollout the same contiguous transposed copies: BLAS may round x @ W^T (a view)
+        # and x @ W^T (a copy) differently (OpenBLAS's AVX-512 kernels do), and the two must agree
+        wt = self.weights_t or self.transposed_weights()
         out_in, c_in = self.layers[0].forward(x_in, wt[0])
         out_rest, c_rest = self.layers[1].forward(x_rest, wt[1])
         h_next = np.concatenate([out_in, out_rest])

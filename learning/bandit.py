@@ -25,12 +25,14 @@ from learning.adam import Adam
 from learning.heap import reuse_freed_pages
 from learning.mixing import LayerLambdas
 from learning.mlp import MLP
+from learning.sgd import SGD
 from learning.policy import noisy_rewards, reinforce_feedback, sample_actions, softmax
 from learning.sparsenet import SparseNet, flat_grads
 from learning.synthetic import SGTrainer, SyntheticGradients, mixed_backward
 from runner.target import compile_target
 
 METHODS = ("sg", "sg-fixed", "bp", "mlp")
+EVAL_POINTS = 20  # the paper's number of evaluations
 PAPER_LR = {"sg": 5e-3, "sg-fixed": 5e-3, "bp": 1e-3, "mlp": 2e-5}
 
 DEFAULTS = {
@@ -40,6 +42,8 @@ DEFAULTS = {
     "p_flip": 0.4,  # probability that a reward is flipped
     "lr": None,  # policy learning rate; None: the paper's for the method (PAPER_LR)
     "sg_lr": 5e-3,  # the SG's Adam learning rate
+    "sg_init": "policy",  # the SG predictors' initial weights: "policy" (N(0, 1/q), the authors') or "zero"
+    "optimizer": "adam",  # the policy's optimiser: "adam" (the paper's) or "sgd" (a control)
     "layers": 5,  # hidden layers (SparseNet and MLP)
     "width": 200,  # SparseNet neurons per layer
     "neuron": 10,  # outputs per neuron
@@ -49,7 +53,7 @@ DEFAULTS = {
     "mlp_width": 745,  # MLP hidden width
     "batch": 64,  # contexts per step
     "steps": 1500,  # training steps
-    "eval_points": 20,  # evaluations, at evenly spaced steps from 1 to steps
+    "eval_points": None,  # evaluations, at evenly spaced steps from 1 to steps; None: min(20, steps)
     "eval_size": 4000,  # test images per evaluation (capped by the test set)
     "probe_points": 0,  # gradient-MSE probes, evenly spaced like the evaluations (0: none)
     "probe_draws": 64,  # independent (action, reward) draws per probe
@@ -89,6 +93,8 @@ def full_config(config: dict) -> dict:
     for name in ("lr", "sg_lr"):
         if not _is_number(cfg[name]) or not 0.0 < cfg[name] <= 1.0:
             raise ValueError(f"{name} must be a number in (0, 1], got {cfg[name]!r}")
+    if cfg["eval_points"] is None and _is_int(cfg["steps"]):
+        cfg["eval_points"] = min(EVAL_POINTS, cfg["steps"])  # the paper's 20, at most one per step
     for name in _POSITIVE_INTS:
         if not _is_int(cfg[name]) or cfg[name] < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {cfg[name]!r}")
@@ -110,6 +116,10 @@ def full_config(config: dict) -> dict:
         raise ValueError(f"first_inputs must be an integer >= 1 or null, got {cfg['first_inputs']!r}")
     if not _is_int(cfg["seed"]) or cfg["seed"] < 0:
         raise ValueError(f"seed must be an integer >= 0, got {cfg['seed']!r}")
+    if cfg["sg_init"] not in ("policy", "zero"):
+        raise ValueError(f"sg_init must be 'policy' or 'zero', got {cfg['sg_init']!r}")
+    if cfg["optimizer"] not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {cfg['optimizer']!r}")
     if cfg["dtype"] not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {cfg['dtype']!r}")
     cfg["classes"] = [int(c) for c in cfg["classes"]]
@@ -137,10 +147,13 @@ class Learner:
         else:
             self.net = SparseNet.init(rng, in_dim, n_actions, cfg["layers"], cfg["width"], cfg["neuron"],
                                       cfg["slots"], cfg["parents"], cfg["first_inputs"], dtype)
-        self.opt = Adam(self.net.params(), cfg["lr"])
+        self.opt = (Adam if cfg["optimizer"] == "adam" else SGD)(self.net.params(), cfg["lr"])
         self.sg = self.sg_trainer = self.lambdas = None
         if self.method in ("sg", "sg-fixed"):
             self.sg = SyntheticGradients.init(rng, self.net, dtype)
+            if cfg["sg_init"] == "zero":  # drawn all the same, so the other randomness is unchanged
+                for p in self.sg.params():
+                    p[...] = 0
             self.sg_trainer = SGTrainer(self.sg, cfg["sg_lr"])
             self.lambdas = LayerLambdas(cfg["layers"], cfg["width"], cfg["lam"], cfg["lam_momentum"],
                                         adaptive=self.method == "sg", dtype=dtype)
@@ -218,7 +231,7 @@ def train(config: dict, progress=None, data=None) -> dict:
                 pidx = probe_rng.choice(x_train.shape[0], size=min(cfg["probe_batch"], x_train.shape[0]), replace=False)
                 layers = probe_sparsenet(learner.net, learner.sg, learner.lambdas,
                                          x_train[pidx].astype(learner.dtype), y_train[pidx],
-                                         cfg["p_flip"], cfg["probe_draws"], probe_rng)
+                                         cfg["p_flip"], cfg["probe_draws"], probe_rng, opt=learner.opt)
                 result["probes"].append({"step": step, "layers": layers})
             if progress is not None:
                 progress(step, cfg["steps"])

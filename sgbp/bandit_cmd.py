@@ -62,6 +62,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--mnist-dir", metavar="DIR", help="with --data mnist: the folder of the four MNIST IDX files")
     p.add_argument("--classes", type=int_list, metavar="LIST", help="digits kept as actions (default 0,1,3-9)")
     p.add_argument("--dtype", help="float32 or float64 (default float32)")
+    p.add_argument("--sg-init", help="the SG predictors' initial weights: policy (N(0, 1/q), the authors') or zero "
+                   "(default policy)")
+    p.add_argument("--optimizer", help="the policy's optimiser: adam (the paper's) or sgd (default adam)")
     p.add_argument("--out", default="results/e2", metavar="DIR",
                    help="results folder (default results/e2, which `sgbp figures` reads)")
     add_runner_args(p)

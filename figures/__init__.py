@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from figures import bandit, diagnosis_figs, expert_sweep, regime_map, rl, theory_figs
-from learning.rl_sweeps import RL_DIR
 
 SWEEP_FILE = "e1_sweep.csv"
 STUDY_FILES = {
@@ -18,7 +17,9 @@ STUDY_FILES = {
     "map_noise_leak": "map_noise_leak.json",
     "diagnosis": "t10_t12_diagnosis.json",
 }
-BANDIT_DIR = "e2"  # the results folder of `sgbp bandit` inside a reproduce results folder
+# the stored paper-scale runs inside a reproduce results folder (learning.paper)
+BANDIT_DIR = "paper/e2"
+RL_DIR = "paper/e3"
 
 # figure name -> (data it reads, function)
 FIGURES = {
@@ -54,11 +55,11 @@ def load(results: Path, source: str):
 
         return read_csv(results / SWEEP_FILE)
     if source == "bandit":
-        from learning.sweeps import load_runs
+        from learning.bandit.sweeps import load_runs
 
         return load_runs(results / BANDIT_DIR)
     if source == "rl":
-        from learning.rl_sweeps import load_runs as load_rl_runs
+        from learning.rl.sweeps import load_runs as load_rl_runs
 
         return load_rl_runs(results / RL_DIR)
     return json.loads((results / STUDY_FILES[source]).read_text())

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from figures.style import ADAPT_COLOR, BP_COLOR, MIX_COLOR, SG_COLOR, panels, save
-from learning.labyrinth import RANDOM_SUCCESS
-from learning.rl_sweeps import final_success, nominal_steps, success_area
+from learning.rl.labyrinth import RANDOM_SUCCESS
+from learning.rl.sweeps import final_success, nominal_steps, success_area
 
 MODEL_TITLES = {"sparsenet-sg": "SparseNet, BPTT + SG", "sparsenet-bptt": "SparseNet, BPTT", "gru": "GRU",
                 "lstm": "LSTM"}

@@ -17,7 +17,7 @@ import uuid
 import distributed
 from distributed.comm import get_address_host_port
 
-from runner.tasks import Task, call
+from runner.task import Task, call
 
 CONNECT_TIMEOUT = 30  # seconds to reach the scheduler, and to reach it again after losing it
 

@@ -10,36 +10,21 @@ imported only then) whose client saves the results in the same files.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
-import re
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from multiprocessing import get_context
 from pathlib import Path
 
+from runner.task import KEY, MOVED, Task, call, saved_fn  # noqa: F401 (KEY, call: the package's API)
 from theory.files import save_atomic
 from theory.params import check_int
 
-KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 SCHEDULER_VAR = "SGBP_SCHEDULER"  # the scheduler address when --scheduler is not given
 # one BLAS thread per run: parallelism comes from processes
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-
-
-@dataclass(frozen=True)
-class Task:
-    key: str
-    fn: str
-    config: dict
-
-    def __post_init__(self):
-        if not KEY.match(self.key):
-            raise ValueError(f"task key must match {KEY.pattern}, got {self.key!r}")
-        if ":" not in self.fn:
-            raise ValueError(f"task fn must be 'module:function', got {self.fn!r}")
 
 
 class RunFailures(RuntimeError):
@@ -49,16 +34,6 @@ class RunFailures(RuntimeError):
         self.failures = failures
         lines = [f"{t.key} ({t.fn} {json.dumps(t.config, sort_keys=True)}): {err}" for t, err in failures]
         super().__init__(f"{len(failures)} task(s) failed: " + "; ".join(lines))
-
-
-def call(fn: str, config: dict):
-    """Run one task in this process with one BLAS thread."""
-    from threadpoolctl import threadpool_limits
-
-    module, name = fn.split(":")
-    function = getattr(importlib.import_module(module), name)
-    with threadpool_limits(limits=1):
-        return function(config)
 
 
 def result_path(out: Path, key: str) -> Path:
@@ -71,7 +46,7 @@ def load_done(task: Task, out: Path):
     if not path.exists():
         return None
     saved = json.loads(path.read_text())
-    if saved.get("fn") != task.fn or saved.get("config") != json.loads(json.dumps(task.config)):
+    if saved_fn(saved.get("fn")) != task.fn or saved.get("config") != json.loads(json.dumps(task.config)):
         raise ValueError(f"out: {path} holds a result of another configuration; "
                          "use another --out folder or remove the file")
     return saved["result"]

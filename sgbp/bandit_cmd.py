@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from learning.bandit import DEFAULTS, METHODS, full_config
-from learning.data import DATASETS, load_bandit_data
-from learning.sweeps import SWEEP_HELP, SWEEP_SETS, SWEEPS, area_under_curve, reward_curve, run_sweep, sweep_tasks
+from learning.bandit.train import DEFAULTS, METHODS, full_config
+from learning.bandit.data import DATASETS, load_bandit_data
+from learning.bandit.sweeps import SWEEP_HELP, SWEEP_SETS, SWEEPS, reward_curve, run_sweep, sweep_tasks
+from learning.tables import area_under_curve
 from runner import RunFailures, add_runner_args, runner_options
 from sgbp.args import int_list
-from sgbp.progress import Progress
+from runner.progress import Progress
 from theory.params import check_int
 
 # every configuration key but the seed has an option of the same name (--seeds gives the seeds)

@@ -9,7 +9,7 @@ from pathlib import Path
 from montecarlo.sweep import expert_configs, feedback_of, instance_key, run_sweep, run_sweep_tasks, write_csv
 from runner import add_runner_args, runner_options
 from sgbp.args import add_expert_args, add_save_instance_arg, check_case_arg, check_output_path
-from sgbp.progress import Progress
+from runner.progress import Progress
 from sgbp.theory_cmd import exact_row, json_number
 from theory.instance import make_expert_instance
 from theory.params import check_int

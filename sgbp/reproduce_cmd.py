@@ -12,16 +12,15 @@ import time
 from pathlib import Path
 
 import figures
-from learning.claims import experiments_claim
-from learning.rl_stage import rl_stage
-from learning.stage import bandit_stage
+from learning.verdicts import experiments_claim
+from learning.paper import paper_stage
 from montecarlo import claims, studies
 from montecarlo.checks import monte_carlo_checks
 from montecarlo.diagnose import diagnosis_checks
 from montecarlo.sweep import expert_configs, run_sweep, run_sweep_tasks, write_csv
 from runner import add_runner_args, runner_options
 from sgbp import map_cmd
-from sgbp.progress import Progress
+from runner.progress import Progress
 from sgbp.report import failed, find_check, load_checks, rows_of, save_checks, tally, write_report
 from theory.checks import CheckResult, outcome
 from theory.params import CASES, check_int
@@ -105,12 +104,10 @@ def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, gr
     from theory.symbolic.results import DERIVATIONS, EXTENSION, latex, symbolic_checks  # sympy: only here
 
     start = time.perf_counter()
-    experiments = bandit_stage(out, profile, seed)
-    timings["e2_bandit"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    experiments += rl_stage(out, profile, seed)
-    timings["e3_rl"] = time.perf_counter() - start
+    _say("E2 and E3: the stored paper-scale runs, re-checked" if profile == "quick" else "E2 and E3: every block")
+    experiments = paper_stage(out, "quick" if profile == "quick" else "full", workers=(runner or {}).get("workers", 2),
+                              plans=learning_plans(profile))
+    timings["e2_e3_learning"] = time.perf_counter() - start
 
     start = time.perf_counter()
     _say("checks: symbolic, exact and Monte Carlo")
@@ -136,6 +133,23 @@ def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, gr
     write_report(load_checks(out / "checks.json"), report, profile=profile, seed=seed,
                  closed_forms=json.loads((out / "closed_forms.json").read_text()), figures_dir=out / "figures")
     return checks
+
+
+def learning_plans(profile: str) -> dict | None:
+    """The learning runs of the test profile: a tiny E2 and E3 plan, run whole and re-checked whole
+    (the quick and full profiles use the paper's plans)."""
+    if profile != "test":
+        return None
+    from learning.bandit.sweeps import sweep_tasks as bandit_tasks
+    from learning.bandit.train import DEFAULTS
+    from learning.rl.claims import BPTT, SG
+    from learning.rl.sweeps import sweep_tasks as rl_tasks
+
+    tiny = DEFAULTS | {"steps": 12, "eval_points": 3, "eval_size": 64, "layers": 2, "width": 8, "neuron": 3,
+                       "slots": 2, "parents": 2, "first_inputs": 20, "batch": 16, "probe_points": 2,
+                       "probe_draws": 4, "probe_batch": 4}
+    return {"E2": {"methods": ("methods", bandit_tasks("methods", tiny, (0, 1), ("sg", "bp")))},
+            "E3": {"escape-sparsenet": ("paper", rl_tasks(("escape",), (BPTT, SG), (1e-3,), (3,), (0, 1), 2))}}
 
 
 def e1_rows(configs: list[dict], trials: int, seed: int, out: Path, runner: dict) -> list[dict]:

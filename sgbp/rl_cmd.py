@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from learning import rl
-from learning.labyrinth import ENVS
-from learning.rl_models import MODELS
-from learning.rl_sweeps import PAPER, check_choices, final_success, load_runs, run_sweep, success_area, sweep_tasks
+from learning.rl import train as rl
+from learning.rl.labyrinth import ENVS
+from learning.rl.models import MODELS
+from learning.rl.sweeps import PAPER, check_choices, final_success, load_runs, run_sweep, success_area, sweep_tasks
 from runner import add_runner_args, runner_options
 from sgbp.args import int_list
-from sgbp.progress import Progress
+from runner.progress import Progress
 
 
 def float_list(text: str) -> list[float]:

@@ -4,8 +4,9 @@ import math
 
 import pytest
 
-from learning.claims import T_CRIT_975, c8_check, experiments_claim, paired_test, t_critical
-from learning.sweeps import area_under_curve
+from learning.bandit.claims import c8_check
+from learning.tables import area_under_curve
+from learning.verdicts import T_CRIT_975, experiments_claim, paired_test, t_critical
 from theory.checks import FAIL, INCONCLUSIVE, NOT_YET, PASS, CheckResult
 
 

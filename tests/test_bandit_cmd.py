@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-import learning.bandit
-from learning.sweeps import load_manifest, run_sweep, sweep_tasks
+import learning.bandit.train
+from learning.bandit.sweeps import run_sweep, sweep_tasks
+from learning.tables import load_manifest
 from sgbp.cli import main
 
 TINY = {"steps": 12, "eval_points": 3, "eval_size": 64, "layers": 2, "width": 8, "neuron": 3, "slots": 2,
@@ -52,7 +53,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, words):
 
 
 def test_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path, monkeypatch):
-    real = learning.bandit.train
+    real = learning.bandit.train.train
     calls = []
 
     def interrupted(config, progress=None):
@@ -61,8 +62,8 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path, mon
         calls.append((config["method"], config["seed"]))
         return real(config, progress)
 
-    monkeypatch.setattr(learning.bandit, "train", interrupted)
-    base = dict(learning.bandit.DEFAULTS) | TINY
+    monkeypatch.setattr(learning.bandit.train, "train", interrupted)
+    base = dict(learning.bandit.train.DEFAULTS) | TINY
     with pytest.raises(KeyboardInterrupt):
         run_sweep("methods", base, [0, 1], tmp_path, methods=("sg", "bp"))
     done = {p.name: (p.stat().st_mtime_ns, p.read_text()) for p in (tmp_path / "runs").glob("*.json")}
@@ -72,7 +73,7 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path, mon
     assert (tmp_path / "runs.csv").read_text().count("\n") == 1 + 2
 
     calls.clear()
-    monkeypatch.setattr(learning.bandit, "train", lambda config, progress=None: calls.append(1) or real(config))
+    monkeypatch.setattr(learning.bandit.train, "train", lambda config, progress=None: calls.append(1) or real(config))
     results = run_sweep("methods", base, [0, 1], tmp_path, methods=("sg", "bp"))
     assert len(calls) == 2 and len(results) == 4
     for name, (mtime, text) in done.items():
@@ -88,8 +89,8 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path, mon
 def test_a_run_on_mnist_files(tmp_path, capsys):
     import numpy as np
 
-    from learning.data import MNIST_FILES
-    from learning.idx import write_idx
+    from learning.bandit.data import MNIST_FILES
+    from learning.bandit.idx import write_idx
 
     folder = tmp_path / "mnist"
     folder.mkdir()
@@ -117,7 +118,7 @@ def test_saved_run_of_another_configuration_is_refused(tmp_path, capsys):
     args = ["bandit", "--out", str(tmp_path)] + TINY_ARGS
     assert main(args + ["--seeds", "0"]) == 0
     # the same key with another configuration inside: a hand-edited or foreign file
-    task = sweep_tasks("run", dict(learning.bandit.DEFAULTS) | TINY, [0])[0]
+    task = sweep_tasks("run", dict(learning.bandit.train.DEFAULTS) | TINY, [0])[0]
     path = tmp_path / "runs" / f"{task.key}.json"
     record = json.loads(path.read_text())
     record["config"]["sg_lr"] = 0.5
@@ -133,6 +134,7 @@ def _numbers(folder):
     for path in sorted((folder / "runs").glob("*.json")):
         result = json.loads(path.read_text())["result"]
         result.pop("seconds")
+        result.pop("cpu_seconds")
         runs[path.name] = result
     return runs
 

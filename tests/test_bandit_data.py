@@ -5,8 +5,8 @@ import gzip
 import numpy as np
 import pytest
 
-from learning.data import MNIST_FILES, load_bandit_data, upsample_to_mnist
-from learning.idx import parse_idx, read_idx, write_idx
+from learning.bandit.data import MNIST_FILES, load_bandit_data, upsample_to_mnist
+from learning.bandit.idx import parse_idx, read_idx, write_idx
 
 
 def _mnist_folder(folder, n_train=12, n_test=7, side=28, gz=False, seed=1):

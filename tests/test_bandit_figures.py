@@ -8,8 +8,9 @@ import pytest
 
 import figures
 from figures import BANDIT_DIR
-from learning.bandit import DEFAULTS
-from learning.sweeps import PROBE_FIELDS, load_manifest, sweep_points, sweep_tasks, write_tables
+from learning.bandit.train import DEFAULTS
+from learning.bandit.sweeps import PROBE_FIELDS, sweep_points, sweep_tasks, write_tables
+from learning.tables import load_manifest
 from runner.tasks import record, result_path, save_atomic
 
 E2_FIGURES = [name for name in figures.FIGURES if name.startswith("e2_")]

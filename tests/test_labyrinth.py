@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from learning.labyrinth import EPISODE_LENGTH, LabyrinthBatch, make_env
+from learning.rl.labyrinth import EPISODE_LENGTH, LabyrinthBatch, make_env
 
 MOVES = {0: (0, -1), 1: (0, 1), 2: (-1, 0), 3: (1, 0)}  # POPGym's left, right, up, down
 

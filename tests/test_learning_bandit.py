@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from learning.bandit import DEFAULTS, evenly_spaced_steps, full_config, train
-from learning.mixing import LayerLambdas
-from learning.policy import expected_feedback, noisy_rewards, reinforce_feedback, sample_actions, softmax
-from learning.probes import probe_sparsenet
-from learning.sparsenet import flat_grads
-from learning.synthetic import SyntheticGradients
+from learning.bandit.train import DEFAULTS, evenly_spaced_steps, full_config, train
+from learning.nets.mixing import LayerLambdas
+from learning.bandit.policy import expected_feedback, noisy_rewards, reinforce_feedback, sample_actions, softmax
+from learning.bandit.probes import probe_sparsenet
+from learning.nets.sparsenet import flat_grads
+from learning.nets.synthetic import SyntheticGradients
 
 from tests.test_learning_networks import tiny_net
 
@@ -174,7 +174,7 @@ def test_bad_config_is_a_one_line_error(bad, message):
 def test_sg_learns_the_real_digits():
     """scikit-learn's digits (the default data), a small SparseNet with adaptive SG, 800 steps, p_flip 0.2:
     noise-free reward above 0.5 on the 486 test images, where chance (1/9) has SE 0.014 (27 SE away)."""
-    from learning.data import load_bandit_data
+    from learning.bandit.data import load_bandit_data
 
     small = {"layers": 2, "width": 48, "neuron": 4, "slots": 3, "parents": 3, "first_inputs": 24, "batch": 32,
              "steps": 800, "eval_points": 2, "p_flip": 0.2, "method": "sg", "lr": 1e-2}

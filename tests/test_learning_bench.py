@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from learning.bandit import Learner, full_config
-from learning.bench import logit_flops, step_flops
+from learning.bandit.train import Learner, full_config
+from learning.bandit.bench import logit_flops, step_flops
 
 
 @pytest.mark.parametrize("method", ["sg", "sg-fixed", "bp"])

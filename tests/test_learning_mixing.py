@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from learning.mixing import LayerLambdas, lambda_from_moments, plugin_from_samples, unit_rows
-from learning.synthetic import SyntheticGradients, adaptive_mix
+from learning.nets.mixing import LayerLambdas, lambda_from_moments, plugin_from_samples, unit_rows
+from learning.nets.synthetic import SyntheticGradients, adaptive_mix
 from theory.symbolic import mixture
 
 from tests.test_learning_networks import tiny_net

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from learning import kernels
-from learning.mixing import LayerLambdas
-from learning.mlp import MLP
-from learning.sparsenet import SparseNet, flat_grads
-from learning.synthetic import SGTrainer, SyntheticGradients, mixed_backward, sg_loss_grads
+from learning.nets import kernels
+from learning.nets.mixing import LayerLambdas
+from learning.nets.mlp import MLP
+from learning.nets.sparsenet import SparseNet, flat_grads
+from learning.nets.synthetic import SGTrainer, SyntheticGradients, mixed_backward, sg_loss_grads
 
 from tests.test_learning_routed import finite_difference, pick
 
@@ -174,7 +174,7 @@ def test_mlp_backward_matches_finite_differences():
 
 def test_adam_matches_the_update_rule():
     """Two steps against the textbook formula (bias-corrected moments)."""
-    from learning.adam import Adam
+    from learning.nets.adam import Adam
 
     p = np.array([1.0, -2.0, 0.5])
     opt = Adam([p], lr=0.1)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from learning.routed import RoutedLayer, draw_parents, gather_parents, scatter_parents
+from learning.nets.routed import RoutedLayer, draw_parents, gather_parents, scatter_parents
 
 
 def finite_difference(f, arr, coords, eps=1e-6):
@@ -128,7 +128,7 @@ def test_float32_forward_agrees_with_float64():
 def test_exp32_block_is_exp_to_float32_precision():
     """The vectorised float32 exp against float64's: catches a wrong polynomial coefficient, reduction
     constant or exponent shift (each costs far more than 2e-7 relative somewhere in the range)."""
-    from learning.kernels import exp32_block
+    from learning.nets.kernels import exp32_block
 
     z = np.concatenate([np.linspace(-87.0, 88.0, 200001), [0.0, -1e-8, 1e-8, -0.5, 0.5]]).astype(np.float32)
     out, bits = np.empty_like(z), np.empty(z.shape, np.int32)

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from learning.reinforce import clip_by_global_norm, discounted_returns, normalise, policy_gradient
+from learning.rl.reinforce import clip_by_global_norm, discounted_returns, normalise, policy_gradient
 
 # two episodes: the first 3 steps long, the second 2 (then finished)
 REWARDS = np.array([[-0.1, -0.1], [-0.1, 1.0], [1.0, 0.0]])

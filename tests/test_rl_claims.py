@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from learning.rl import rl_config
-from learning.rl_claims import c9_check, per_seed_differences
-from learning.rl_sweeps import success_area
+from learning.rl.train import rl_config
+from learning.rl.claims import c9_check, per_seed_differences
+from learning.rl.sweeps import success_area
 from theory.checks import FAIL, INCONCLUSIVE, PASS
 
 

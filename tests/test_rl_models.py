@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from learning.rl_models import build_policy
+from learning.rl.models import build_policy
 
 SMALL = {"embed": 7, "hidden": 6, "actor_hidden": 5}
 STEPS, BATCH, OBS, ACTIONS = 4, 3, 10, 4

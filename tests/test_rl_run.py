@@ -6,15 +6,15 @@ import random
 import numpy as np
 import pytest
 
-from learning.labyrinth import RANDOM_SUCCESS
-from learning.rl import sample_actions, train_rl
+from learning.rl.labyrinth import RANDOM_SUCCESS
+from learning.rl.train import sample_actions, train_rl
 from sgbp.cli import main
 
 TINY = {"env": "explore", "model": "sparsenet-sg", "num_envs": 3, "updates": 2, "lr": 2e-3}
 
 
 def without_timings(result):
-    return {k: v for k, v in result.items() if k not in ("seconds", "env_seconds")}
+    return {k: v for k, v in result.items() if k not in ("seconds", "env_seconds", "cpu_seconds")}
 
 
 def test_same_seed_same_result_whatever_ran_before():
@@ -88,7 +88,7 @@ def test_sparsenet_learns_to_escape():
     """150 updates of 20 episodes (SparseNet with BPTT, learning rate 2e-3, the authors' choice for
     their training curves): the success rate over the last 30 updates (600 episodes) must exceed
     the random policy's by 4 binomial standard errors. A random policy escapes in 15.8% of the
-    episodes (SE 0.6%, 4,000 episodes; learning.labyrinth.RANDOM_SUCCESS); taking 17% (2 of its
+    episodes (SE 0.6%, 4,000 episodes; learning.rl.labyrinth.RANDOM_SUCCESS); taking 17% (2 of its
     SEs above) the bar is 0.17 + 4 * 0.0153 = 0.231. Measured here: 0.32 (seed 0). Catches a sign
     error in the policy gradient, advantages that do not reach the right steps, or a backward
     through time that learns nothing. About 50 s on one idle core."""

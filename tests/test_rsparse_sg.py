@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from learning import rsparse_sg
-from learning.rl_models import build_policy
-from learning.rsparse_sg import RecurrentSG, child_counts, temporal_schedule
+from learning.rl import sg as rsparse_sg
+from learning.rl.models import build_policy
+from learning.rl.sg import RecurrentSG, child_counts, temporal_schedule
 
 SIZES = {"embed": 7, "sparse": {"width": 6, "size": 3, "parents": 2, "slots": 3, "input_neurons": 2}}
 STEPS, BATCH, OBS, ACTIONS = 5, 4, 10, 4
@@ -99,7 +99,7 @@ def test_lambda_update_is_the_plug_in_over_valid_samples(monkeypatch):
     """The fused update equals the bandit's plug-in (routed_plugin_moments on unit-scaled BP and SG
     feedbacks) over the valid (step, episode) samples, then momentum 0.9 (catches padding steps
     counted as samples, or BP and SG swapped)."""
-    from learning.mixing import lambda_from_moments, routed_plugin_moments, unit_rows
+    from learning.nets.mixing import lambda_from_moments, routed_plugin_moments, unit_rows
 
     policy, sg, xs, dz, valid = setup(3)
     for p in sg.sg.params():

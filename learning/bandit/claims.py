@@ -12,46 +12,17 @@ INCONCLUSIVE otherwise or with fewer than 2 seeds.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from learning.sweeps import area_under_curve, reward_curve
-from theory.checks import FAIL, INCONCLUSIVE, NOT_YET, PASS, CheckResult
+from learning.bandit.sweeps import reward_curve
+from learning.tables import area_under_curve
+from learning.verdicts import paired_test
+from theory.checks import CheckResult
 
 C8_P_FLIP = 0.4
 C8_SWEEP = "methods"
 C8_STATEMENT = ("Noisy-digit contextual bandit: SparseNet with adaptive BP/SG mixing learns from fewer samples "
                 "than BP as reward noise grows")
-C3_STATEMENT = ("Experiments on contextual bandits and reinforcement learning demonstrate the potential of "
-                "the theory")
-# two-sided 5% critical values of Student's t, by degrees of freedom
-T_CRIT_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-              2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-              2.052, 2.048, 2.045, 2.042)
-T_CRIT_LARGE = 1.960  # beyond 30 degrees of freedom: the normal value, rounding t's toward PASS/FAIL
-
-
-def t_critical(df: int) -> float:
-    if df < 1:
-        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
-    return T_CRIT_975[df - 1] if df <= len(T_CRIT_975) else T_CRIT_LARGE
-
-
-def paired_test(diffs) -> dict:
-    """The C8 criterion on per-seed differences (SG adaptive minus BP): status, mean, se, t, critical value."""
-    d = np.asarray(diffs, dtype=float)
-    n = len(d)
-    if n < 2:
-        return {"status": INCONCLUSIVE, "n": n, "mean": float(d.mean()) if n else math.nan, "se": math.nan,
-                "t": math.nan, "t_crit": math.nan}
-    mean, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(n))
-    t = mean / se if se > 0 else (math.copysign(math.inf, mean) if mean != 0 else 0.0)
-    crit = t_critical(n - 1)
-    status = PASS if t > crit else FAIL if t < -crit else INCONCLUSIVE
-    return {"status": status, "n": n, "mean": mean, "se": se, "t": t, "t_crit": crit}
-
-
 # what may differ between the two runs of a pair: the method, its own settings, and the probes (which
 # draw from their own random stream and leave training alone)
 PAIR_FREE = ("method", "lr", "lam", "probe_points", "probe_draws", "probe_batch")
@@ -82,7 +53,7 @@ def paired_areas(data: dict, sweep: str = C8_SWEEP, p_flip: float = C8_P_FLIP) -
 
 
 def c8_check(data: dict) -> CheckResult:
-    """C8 from the loaded runs of a results folder (learning.sweeps.load_runs)."""
+    """C8 from the loaded runs of a results folder (learning.bandit.sweeps.load_runs)."""
     pairs = paired_areas(data)
     test = paired_test([sg - bp for _, sg, bp in pairs])
     steps = sorted({data["runs"][k]["config"]["steps"] for k in data["sweeps"].get(C8_SWEEP, {}).get("keys", [])
@@ -120,29 +91,3 @@ def p_flip_gaps(data: dict) -> dict:
             test = paired_test([sg - bp for _, sg, bp in pairs])
             gaps[p] = {"mean": test["mean"], "se": test["se"]}
     return gaps
-
-
-def experiments_claim(by_id: dict) -> CheckResult:
-    """C3 from its parts: the bandit (C8, E2) and the reinforcement-learning tasks (C9, E3).
-
-    Status: FAIL if a part failed; otherwise PASS if every reproduced part passed, INCONCLUSIVE if some
-    reproduced part is inconclusive; not yet reproduced if no part is. Parts not yet reproduced are
-    named in the numbers.
-    """
-    parts = {"E2 bandit": by_id.get("C8"), "E3 RL": by_id.get("C9")}
-    done = {name: row.status for name, row in parts.items() if row is not None and row.status != NOT_YET}
-    text = "; ".join(f"{name}: {'C' + ('8' if name.startswith('E2') else '9')} "
-                     f"{done.get(name, NOT_YET)}" for name in parts)
-    if not done:
-        status = NOT_YET
-    elif FAIL in done.values():
-        status = FAIL
-    elif all(s == PASS for s in done.values()):
-        status = PASS
-    else:
-        status = INCONCLUSIVE
-    missing = [name for name in parts if name not in done]
-    if missing and done:
-        text += f" (status from {', '.join(done)} only)"
-    return CheckResult(id="C3", statement=C3_STATEMENT, method="experiment" if done else NOT_YET,
-                       numbers=text, status=status, figure="e2_reward_vs_step" if "E2 bandit" in done else None)

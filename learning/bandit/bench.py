@@ -1,6 +1,6 @@
 """Benchmark: milliseconds per bandit training step for each method at MNIST size, on one core.
 
-    python -m learning.bench [--steps N] [--repeats R]
+    python -m learning.bandit.bench [--steps N] [--repeats R]
 
 Prints, for SparseNet (784 inputs, 5 layers of 200 neurons, batch 64) with adaptive SG, fixed-lambda
 SG and BP, and for the MLP: ms per training step (median of R timings of N steps each), the
@@ -23,7 +23,7 @@ from contextlib import contextmanager
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from learning.bandit import Learner, full_config
+from learning.bandit.train import Learner, full_config
 
 MNIST = {"layers": 5, "width": 200, "neuron": 10, "slots": 5, "parents": 5, "batch": 64}
 
@@ -122,7 +122,7 @@ def bench_method(method: str, steps: int, repeats: int, seed: int = 0) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m learning.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m learning.bandit.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10, help="steps per timing (default 10)")
     parser.add_argument("--repeats", type=int, default=3, help="timings per method; the median is kept (default 3)")
     parser.add_argument("--methods", default="sg,sg-fixed,bp,mlp", help="comma-separated methods")

@@ -16,19 +16,18 @@ Layout of a results folder:
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-from learning.bandit import METHODS, full_config
+from learning.bandit.train import METHODS, full_config
+from learning.tables import area_under_curve, csv_text, load_manifest
 from runner import Task, run_tasks
 from runner.tasks import save_atomic
 
-TRAIN = "learning.bandit:train"
+TRAIN = "learning.bandit.train:train"
 SPARSE = ("sg", "sg-fixed", "bp")
 P_FLIPS = (0.0, 0.1, 0.2, 0.3, 0.4)
 LRS = {"sparse": (5e-4, 1e-3, 2e-3, 5e-3, 1e-2), "mlp": (5e-6, 1e-5, 2e-5, 5e-5, 1e-4)}
@@ -132,11 +131,6 @@ def run_sweep(name: str, base: dict, seeds, out: Path, methods=None, progress=No
     return results
 
 
-def load_manifest(out: Path) -> dict:
-    path = Path(out) / "sweeps.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
 def load_runs(out: Path) -> dict:
     """{"sweeps": manifest, "runs": {key: {"config", "result"}}} for every finished run of every sweep."""
     out = Path(out)
@@ -155,23 +149,6 @@ def reward_curve(result: dict) -> tuple[np.ndarray, np.ndarray]:
     steps = np.array([e["step"] for e in result["eval"]], dtype=float)
     rewards = np.array([e["reward"] for e in result["eval"]], dtype=float)
     return steps, rewards
-
-
-def area_under_curve(steps: np.ndarray, rewards: np.ndarray) -> float:
-    """Mean reward over the evaluated steps: the trapezoid area divided by the span of steps."""
-    if len(steps) == 1:
-        return float(rewards[0])
-    area = np.sum(np.diff(steps) * (rewards[1:] + rewards[:-1]) / 2.0)
-    return float(area / (steps[-1] - steps[0]))
-
-
-def csv_text(header, rows) -> str:
-    """A CSV table as text: header, then rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def write_tables(out: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from learning.dense import orthogonal
+from learning.nets.dense import orthogonal
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from learning.dense import MLPHead, ObsEmbedding
-from learning.gru import GRUCore
-from learning.lstm import LSTMCore
-from learning.recurrent_policy import RecurrentPolicy
-from learning.rsparsenet import RecurrentSparseCore, RoutedActor
+from learning.nets.dense import MLPHead, ObsEmbedding
+from learning.nets.gru import GRUCore
+from learning.nets.lstm import LSTMCore
+from learning.nets.recurrent_policy import RecurrentPolicy
+from learning.nets.recurrent_sparsenet import RecurrentSparseCore, RoutedActor
 
 EMBED = 128  # observation embedding
 HIDDEN = 256  # GRU / LSTM hidden size

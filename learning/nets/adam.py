@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from learning import kernels
+from learning.nets import kernels
 
 
 class Adam:

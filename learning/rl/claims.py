@@ -16,8 +16,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from learning.claims import paired_test
-from learning.rl_sweeps import success_area
+from learning.verdicts import paired_test
+from learning.rl.sweeps import success_area
 from theory.checks import FAIL, INCONCLUSIVE, PASS, CheckResult
 
 C9_STATEMENT = "POPGym Labyrinth tasks: recurrent SparseNet with BPTT mixed with SG beats BPTT alone"
@@ -44,7 +44,7 @@ def per_seed_differences(runs: dict) -> dict:
 
 
 def c9_check(runs: dict) -> CheckResult:
-    """C9 from the loaded runs of an E3 results folder (learning.rl_sweeps.load_runs)."""
+    """C9 from the loaded runs of an E3 results folder (learning.rl.sweeps.load_runs)."""
     diffs = per_seed_differences(runs)
     tests = {env: paired_test(list(by_seed.values())) for env, by_seed in diffs.items()}
     if not tests:

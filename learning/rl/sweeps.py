@@ -16,14 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from learning.labyrinth import EPISODE_LENGTH
-from learning.rl import rl_config
-from learning.sweeps import area_under_curve, csv_text, load_manifest
+from learning.rl.labyrinth import EPISODE_LENGTH
+from learning.rl.train import rl_config
+from learning.tables import area_under_curve, csv_text, load_manifest
 from runner import Task, run_tasks
 from runner.tasks import save_atomic
 
-TRAIN = "learning.rl:train_rl"
-RL_DIR = "e3"  # the E3 results folder inside a `sgbp reproduce` results folder
+TRAIN = "learning.rl.train:train_rl"
 # REFERENCE.md E3's sweep, for each environment and model
 PAPER = {"lr": (2e-4, 5e-4, 1e-3, 2e-3, 4e-3), "num_envs": (20, 40), "seeds": tuple(range(6)), "updates": 300}
 LAST = 5  # updates averaged for the final success rate

@@ -21,14 +21,14 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from learning.adam import Adam
-from learning.heap import reuse_freed_pages
-from learning.mixing import LayerLambdas
-from learning.mlp import MLP
-from learning.sgd import SGD
-from learning.policy import noisy_rewards, reinforce_feedback, sample_actions, softmax
-from learning.sparsenet import SparseNet, flat_grads
-from learning.synthetic import SGTrainer, SyntheticGradients, mixed_backward
+from learning.nets.adam import Adam
+from learning.nets.heap import reuse_freed_pages
+from learning.nets.mixing import LayerLambdas
+from learning.nets.mlp import MLP
+from learning.nets.sgd import SGD
+from learning.bandit.policy import noisy_rewards, reinforce_feedback, sample_actions, softmax
+from learning.nets.sparsenet import SparseNet, flat_grads
+from learning.nets.synthetic import SGTrainer, SyntheticGradients, mixed_backward
 from runner.target import compile_target
 
 METHODS = ("sg", "sg-fixed", "bp", "mlp")
@@ -193,16 +193,17 @@ def evaluate(learner: Learner, x: np.ndarray, y: np.ndarray, size: int, rng: np.
 
 
 def load_data(cfg: dict):
-    from learning.data import load_bandit_data
+    from learning.bandit.data import load_bandit_data
 
     return load_bandit_data(cfg["data"], mnist_dir=cfg["mnist_dir"], classes=cfg["classes"])  # one fixed split
 
 
-def train(config: dict, progress=None, data=None) -> dict:
+def train(config: dict, progress=None, data=None, stop_after: int | None = None) -> dict:
     """Run one configuration (see DEFAULTS); returns a JSON-able dict of its results.
 
     progress: callable (done, total) over the steps. data: (x_train, y_train, x_test, y_test) to
-    use instead of loading cfg["data"] (tests).
+    use instead of loading cfg["data"] (tests). stop_after: stop after this many steps, with the
+    results so far (the first steps of the run, exactly: for checking a stored run's prefix).
     """
     cfg = full_config(config)
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -218,7 +219,8 @@ def train(config: dict, progress=None, data=None) -> dict:
         eval_steps = set(evenly_spaced_steps(cfg["steps"], cfg["eval_points"]))
         probe_steps = set(evenly_spaced_steps(cfg["steps"], cfg["probe_points"]))
         result = {"config": cfg, "eval": [], "lambda": [], "probes": [], "n_params": int(learner.net.n_params())}
-        for step in range(1, cfg["steps"] + 1):
+        last = cfg["steps"] if stop_after is None else min(int(stop_after), cfg["steps"])
+        for step in range(1, last + 1):
             idx = train_rng.integers(0, x_train.shape[0], size=cfg["batch"])
             learner.step(x_train[idx], y_train[idx], cfg["p_flip"], train_rng)
             if step in eval_steps:
@@ -226,7 +228,7 @@ def train(config: dict, progress=None, data=None) -> dict:
                 if learner.lambdas is not None:
                     result["lambda"].append({"step": step, "layers": learner.lambdas.layer_means()})
             if step in probe_steps:
-                from learning.probes import probe_sparsenet
+                from learning.bandit.probes import probe_sparsenet
 
                 pidx = probe_rng.choice(x_train.shape[0], size=min(cfg["probe_batch"], x_train.shape[0]), replace=False)
                 layers = probe_sparsenet(learner.net, learner.sg, learner.lambdas,

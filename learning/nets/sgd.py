@@ -6,7 +6,7 @@ import numpy as np
 
 
 class SGD:
-    """p <- p - lr * g for each parameter array; the same interface as learning.adam.Adam."""
+    """p <- p - lr * g for each parameter array; the same interface as learning.nets.adam.Adam."""
 
     def __init__(self, params: list[np.ndarray], lr: float):
         if not lr > 0:

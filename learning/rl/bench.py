@@ -1,6 +1,6 @@
 """Time one E3 update per model, split into stepping POPGym and the model's own work.
 
-    python -m learning.rl_bench [--env escape] [--num-envs 20] [--updates 3] [--models gru,lstm,...]
+    python -m learning.rl.bench [--env escape] [--num-envs 20] [--updates 3] [--models gru,lstm,...]
 
 Each model runs one untimed update (numba compilation), then `updates` timed ones from the same
 seed, on one BLAS thread. `env` is the time inside POPGym's step and reset calls (with the one-hot
@@ -20,9 +20,9 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from learning.bench import timed_products
-from learning.rl import Run, rl_config
-from learning.rl_models import MODELS
+from learning.bandit.bench import timed_products
+from learning.rl.train import Run, rl_config
+from learning.rl.models import MODELS
 
 
 def bench(env: str, num_envs: int, updates: int, models=MODELS, seed: int = 0) -> list[dict]:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from learning import kernels
-from learning.routed import ParentScatter, RoutedLayer, draw_parents, gather_parents
+from learning.nets import kernels
+from learning.nets.routed import ParentScatter, RoutedLayer, draw_parents, gather_parents
 
 
 @dataclass
@@ -112,7 +112,7 @@ class SparseNet:
         """Top-down pass. mix(l, delta_l) -> (m_l, G_l, grads_l or None), or None for BP.
 
         m_l replaces the feedback delta_l that arrived at h_l; G_l is layer l's slot feedback for
-        m_l (learning.routed); grads_l, if given, are the layer's parameter gradients already
+        m_l (learning.nets.routed); grads_l, if given, are the layer's parameter gradients already
         computed (else they come from G_l). Returns (grads, deltas): grads is
         [{"weights", "bias"} per layer] + [action-key gradient] (None when param_grads is False);
         deltas[l] is the feedback that arrived at h_l.

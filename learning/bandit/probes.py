@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from learning.synthetic import fixed_mix
-from learning.policy import expected_feedback, noisy_rewards, reinforce_feedback, sample_actions, softmax
+from learning.nets.synthetic import fixed_mix
+from learning.bandit.policy import expected_feedback, noisy_rewards, reinforce_feedback, sample_actions, softmax
 from theory.exact import optimal_lambda
 
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from learning import kernels
-from learning.routed import RoutedLayer, draw_parents, gather_parents
+from learning.nets import kernels
+from learning.nets.routed import RoutedLayer, draw_parents, gather_parents
 
 WIDTH, SIZE, PARENTS, SLOTS, INPUT_NEURONS = 128, 6, 6, 6, 16
 ACTOR_SLOTS = 6
@@ -52,7 +52,7 @@ class RecurrentSparseCore:
         self.layers = (FixedScaleRoutedLayer(a.weights, a.bias, scale), FixedScaleRoutedLayer(b.weights, b.bias, scale))
         self.params = {"in.weights": a.weights, "in.bias": a.bias, "rest.weights": b.weights, "rest.bias": b.bias}
         self.features = width * size
-        self.weights_t = None  # while acting: each layer's weights transposed (learning.routed)
+        self.weights_t = None  # while acting: each layer's weights transposed (learning.nets.routed)
         self.rollout = None  # while acting and after: the rollout's inputs (RolloutInputs)
 
     @contextmanager

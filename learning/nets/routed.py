@@ -18,7 +18,7 @@ Stacking A and the keys makes the forward one batched product x @ weights^T and 
 two: d x = G @ weights and d weights = G^T @ x, where G (width, batch, slots*out_dim + slots)
 is the per-sample feedback at the pre-activations ("slot feedback": d z of the slot maps, then
 scale * d logits of the routing). A sample's gradient of the weights is the outer product of
-its row of G with its x; the adaptive lambda (learning.mixing) uses this.
+its row of G with its x; the adaptive lambda (learning.nets.mixing) uses this.
 
 API:
     layer = RoutedLayer.init(rng, width, in_dim, out_dim, slots, dtype)
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from learning import kernels
+from learning.nets import kernels
 
 
 @dataclass

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from learning import kernels
-from learning.adam import Adam
+from learning.nets import kernels
+from learning.nets.adam import Adam
 
 
 @dataclass
@@ -107,10 +107,10 @@ def adaptive_mix(net, cache, preds, lambdas):
     """The mixture at the current lambdas, then each layer's lambda updated by the plug-in.
 
     The plug-in uses the per-sample BP and SG feedbacks at the layer's routed output, each scaled
-    to unit length (learning.mixing); one batched product gives both the policy gradient of the
+    to unit length (learning.nets.mixing); one batched product gives both the policy gradient of the
     layer's weights and the sums the plug-in needs.
     """
-    from learning.mixing import TINY_NORM, routed_moments_from_sums
+    from learning.nets.mixing import TINY_NORM, routed_moments_from_sums
 
     def mix(l, delta):
         layer, (x, route, y) = net.layers[l], cache["layers"][l]
@@ -143,7 +143,7 @@ def adaptive_mix(net, cache, preds, lambdas):
 def mixed_backward(net, sg: SyntheticGradients, cache, dlogits, lambdas, preds=None):
     """The policy gradient with SG: m_l = lambda_l delta_l + (1 - lambda_l) shat_l at every layer.
 
-    lambdas: learning.mixing.LayerLambdas; when adaptive, each layer's lambda is updated by the
+    lambdas: learning.nets.mixing.LayerLambdas; when adaptive, each layer's lambda is updated by the
     plug-in from (delta_l, shat_l) after it has been used (the value used is the one from before
     this step). Returns (grads, deltas, preds) like SparseNet.backward plus the SG predictions.
     """

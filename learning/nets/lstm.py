@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from learning.dense import orthogonal
-from learning.gru import sigmoid
+from learning.nets.dense import orthogonal
+from learning.nets.gru import sigmoid
 
 
 class LSTMCore:

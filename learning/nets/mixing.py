@@ -11,7 +11,7 @@ T7's lambda* (theory/symbolic/mixture.py t8_plugin). As the authors do, each per
 (BP's and SG's, at the neuron's routed output) is first scaled to a unit vector.
 
 For a routed neuron the per-sample gradient is (G_i (x) x_i, G_i[:slots*n]) with G_i the slot
-feedback (learning.routed): outer product for the weights, the slot-map part for the bias. So the
+feedback (learning.nets.routed): outer product for the weights, the slot-map part for the bias. So the
 norms and inner products above need only |x_i|^2, row products of G and one batched product
 G^T x; no per-sample gradient is ever formed.
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from learning.kernels import plugin_batch_sums
+from learning.nets.kernels import plugin_batch_sums
 
 EPS_DENOMINATOR = 1e-6
 TINY_NORM = 1e-12

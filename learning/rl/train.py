@@ -15,11 +15,11 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from learning.adam import Adam
-from learning.labyrinth import ACTIONS, ENVS, LabyrinthBatch
-from learning.reinforce import clip_by_global_norm, discounted_returns, normalise, policy_gradient
-from learning.rl_models import MODELS, build_policy
-from learning.rsparse_sg import LAMBDA_INITIAL, LAMBDA_MOMENTUM, SG_LR, RecurrentSG
+from learning.nets.adam import Adam
+from learning.rl.labyrinth import ACTIONS, ENVS, LabyrinthBatch
+from learning.rl.reinforce import clip_by_global_norm, discounted_returns, normalise, policy_gradient
+from learning.rl.models import MODELS, build_policy
+from learning.rl.sg import LAMBDA_INITIAL, LAMBDA_MOMENTUM, SG_LR, RecurrentSG
 from runner.target import compile_target
 from theory.params import check_int, check_real
 
@@ -134,10 +134,11 @@ PER_UPDATE = ("success", "return", "length", "steps", "policy_loss", "entropy", 
 SG_PER_UPDATE = ("sg_loss", "lambda_mean")
 
 
-def train_rl(config: dict) -> dict:
+def train_rl(config: dict, stop_after: int | None = None) -> dict:
     """Run `updates` updates; return per-update lists (success rate, mean return and length,
     cumulative environment steps, loss pieces, gradient norm; SG loss and mean lambda for
-    sparsenet-sg) and the run's seconds (all, and stepping the environments)."""
+    sparsenet-sg) and the run's seconds (all, and stepping the environments). stop_after: stop after
+    this many updates, with the results so far (for checking a stored run's prefix)."""
     c = rl_config(**config)
     with threadpool_limits(limits=1):
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -145,7 +146,7 @@ def train_rl(config: dict) -> dict:
         keys = PER_UPDATE + (SG_PER_UPDATE if run.sg else ())
         history = {k: [] for k in keys}
         steps, env_seconds = 0, 0.0
-        for update in range(c["updates"]):
+        for update in range(c["updates"] if stop_after is None else min(int(stop_after), c["updates"])):
             out = run.update()
             steps += out["env_steps"]
             env_seconds += out["env_s"]

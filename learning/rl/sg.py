@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from learning.adam import Adam
-from learning import kernels
-from learning.mixing import TINY_NORM, lambda_from_moments, routed_moments_from_sums
-from learning.reinforce import MAX_GRAD_NORM, clip_by_global_norm
-from learning.synthetic import SyntheticGradients
+from learning.nets.adam import Adam
+from learning.nets import kernels
+from learning.nets.mixing import TINY_NORM, lambda_from_moments, routed_moments_from_sums
+from learning.rl.reinforce import MAX_GRAD_NORM, clip_by_global_norm
+from learning.nets.synthetic import SyntheticGradients
 
 SG_LR = 1e-5
 LAMBDA_INITIAL = 1.0

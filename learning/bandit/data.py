@@ -7,7 +7,7 @@ Two sources, both offline:
   sanity run of the authors' code recorded in REFERENCE.md. The train/test split is stratified by class
   and fixed by `seed`.
 - "mnist": the four standard MNIST IDX files (raw or .gz) in a folder the user provides, read by
-  learning/idx.py; the standard train/test split. Nothing is ever downloaded.
+  learning/bandit/idx.py; the standard train/test split. Nothing is ever downloaded.
 
 Pixels are scaled to [0, 1], then normalised with MNIST's mean 0.1307 and std 0.3081 and flattened;
 the labels of the kept classes are renumbered 0..n_classes-1 in the order of `classes`.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from learning.idx import read_idx
+from learning.bandit.idx import read_idx
 
 DATASETS = ("digits", "mnist")
 # REFERENCE.md E2: the digit 2 is left out, 9 actions

@@ -1,0 +1,120 @@
+"""E2 at the paper's settings: the blocks of runs committed under results/paper/e2, and their checks.
+
+Blocks, in the order they are run (each a sweep of learning.bandit.sweeps at the paper's settings,
+1,500 steps, 6 seeds, probes at 10 steps of every SG run with 32 draws):
+    methods        the four variants at p_flip 0.4 (C8, the reward and probe figures);
+    p_flip         SG adaptive and BP at p_flip 0 to 0.4;
+    p_flip-rest    SG fixed and the MLP at p_flip 0 to 0.4 (the rest of the paper's sweep);
+    lr, parents, ablation   the paper's other sweeps;
+    controls       beyond the paper (the mechanism): SG adaptive and BP at one shared learning rate
+                   (1e-3 and 5e-3), and SG adaptive with the SG started at zero.
+The quick check recomputes the first PREFIX_STEPS steps of seed 0 of every method of `methods`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from learning.bandit.claims import c8_check, paired_areas
+from learning.bandit.sweeps import sweep_tasks
+from learning.bandit.train import DEFAULTS, train
+from learning.stored import load_block
+from theory.checks import NOT_YET, CheckResult
+
+SEEDS = tuple(range(6))
+BASE = DEFAULTS | {"probe_points": 10, "probe_draws": 32}
+PREFIX_STEPS = 100
+DISCRETE = ("eval",)  # eval rewards: shares of sampled actions that are right
+
+
+def blocks(base: dict = BASE, seeds=SEEDS) -> dict:
+    """name -> (sweep name, tasks), in the order they are run."""
+    def sweep(name, methods=None, extra=None):
+        return name, sweep_tasks(name, base | (extra or {}), seeds, methods)
+
+    controls = []
+    for lr in (1e-3, 5e-3):
+        controls += sweep_tasks("methods", base | {"lr": lr}, seeds, ("sg", "bp"))
+    controls += sweep_tasks("methods", base | {"sg_init": "zero"}, seeds, ("sg",))
+    seen, unique = set(), []
+    for task in controls:  # SG at 5e-3 and BP at 1e-3 are the methods block's own runs
+        if task.key not in seen:
+            seen.add(task.key)
+            unique.append(task)
+    return {
+        "methods": sweep("methods"),
+        "p_flip": sweep("p_flip", ("sg", "bp")),
+        "p_flip-rest": sweep("p_flip", ("sg-fixed", "mlp")),
+        "lr": sweep("lr"),
+        "parents": sweep("parents"),
+        "ablation": sweep("ablation"),
+        "controls": ("controls", unique),
+    }
+
+
+def manifest(plan: dict, stored: dict) -> dict:
+    """The sweeps.json of the stored runs: each sweep of the paper with the keys stored so far."""
+    out: dict = {}
+    for _, (sweep, tasks) in plan.items():
+        entry = out.setdefault(sweep, {"keys": [], "seeds": list(SEEDS), "points": []})
+        entry["keys"] += [t.key for t in tasks if t.key in stored and t.key not in entry["keys"]]
+    return out
+
+
+def prefix_view(result: dict, steps: int) -> dict:
+    """Every number of a run's first `steps` steps: eval rewards, lambdas, probes."""
+    view = {}
+    for e in result["eval"]:
+        if e["step"] <= steps:
+            view[f"eval[{e['step']}]"] = e["reward"]
+    for e in result.get("lambda", []):
+        if e["step"] <= steps:
+            for layer, value in enumerate(e["layers"]):
+                view[f"lambda[{e['step']},{layer + 1}]"] = value
+    for e in result.get("probes", []):
+        if e["step"] <= steps:
+            for layer, row in enumerate(e["layers"]):
+                for name, value in row.items():
+                    if value is not None:
+                        view[f"probe[{e['step']},{layer + 1},{name}]"] = value
+    view["n_params"] = result["n_params"]
+    return view
+
+
+def recompute(config: dict, steps: int) -> dict:
+    return train(config, stop_after=steps)
+
+
+def prefix_tasks(plan: dict, stored: dict) -> list:
+    """Seed 0 of every method of the methods block, where it is stored."""
+    _, tasks = plan["methods"]
+    return [t for t in tasks if t.config["seed"] == min(SEEDS) and t.key in stored]
+
+
+def c8_stored(plan: dict, stored: dict) -> CheckResult:
+    """C8 from the stored runs, with what they cover and what of the paper's sweep is missing."""
+    data = {"sweeps": manifest(plan, stored), "runs": stored}
+    row = c8_check(data)
+    _, methods = plan["methods"]
+    pair = [t for t in methods if t.config["method"] in ("sg", "bp")]
+    have = sum(t.key in stored for t in pair)
+    if not paired_areas(data):
+        return CheckResult(id="C8", statement=row.statement, method=NOT_YET, status=NOT_YET,
+                           numbers="no stored paper-scale run of SG adaptive and BP at p_flip 0.4 "
+                           "(results/paper/e2; `sgbp reproduce --full` runs them)", figure=None)
+    missing = [f"{name} {sum(t.key not in stored for t in tasks)} of {len(tasks)}"
+               for name, (_, tasks) in plan.items() if any(t.key not in stored for t in tasks)]
+    numbers = (f"stored paper-scale runs (1,500 steps, batch 64, the paper's learning rates): {row.numbers}. "
+                   f"Covers seeds {sorted({stored[t.key]['config']['seed'] for t in pair if t.key in stored})} "
+                   f"of SG adaptive and BP at p_flip 0.4 ({have} of {len(pair)} runs)"
+                   + (f"; not yet run: {', '.join(missing)}" if missing else "; every block of the paper's sweep is stored"))
+    return replace(row, numbers=numbers)
+
+
+def load_stored(folder, plan: dict | None = None) -> tuple[dict, dict]:
+    plan = blocks() if plan is None else plan
+    stored = {}
+    for _, (_, tasks) in plan.items():
+        stored |= load_block(folder, tasks)
+    return plan, stored
+

@@ -1,0 +1,111 @@
+"""The learning stage of `sgbp reproduce`: the paper's claims C8 and C9 judged on stored paper-scale runs.
+
+quick (the default): no learning run is judged on a setting the paper did not use. The stored runs
+under `<paper>/e2` and `<paper>/e3` are loaded, a prefix of a few of them is recomputed with the
+current code and compared (learning.stored), C8 and C9 are judged from the stored runs, and the rows
+R-E2 and R-E3 say whether the stored runs still reproduce. full: every block of both experiments is
+run (resuming: a stored run is kept), and every stored run is recomputed whole and compared.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from learning.bandit import paper as bandit_paper
+from learning.bandit.sweeps import write_tables as write_bandit_tables
+from learning.rl import paper as rl_paper
+from learning.rl.sweeps import write_tables as write_rl_tables
+from learning.stored import prefix_check
+from runner import run_tasks
+from runner.progress import Progress
+from runner.tasks import save_atomic
+from theory.checks import FAIL, NOT_YET, PASS, CheckResult
+
+PAPER_DIR = "paper"  # inside a reproduce results folder: e2/ and e3/ of the stored runs
+EXPERIMENTS = {
+    "E2": {"module": bandit_paper, "folder": "e2", "unit": "step", "length": bandit_paper.PREFIX_STEPS},
+    "E3": {"module": rl_paper, "folder": "e3", "unit": "update", "length": rl_paper.PREFIX_UPDATES},
+}
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def write_tables(folder: Path, module, plan: dict, stored: dict) -> None:
+    """The sweeps.json and CSV tables of the stored runs (what the figures read)."""
+    folder = Path(folder)
+    if not stored:
+        return
+    save_atomic(folder / "sweeps.json", json.dumps(module.manifest(plan, stored), indent=1, sort_keys=True) + "\n")
+    (write_bandit_tables if module is bandit_paper else write_rl_tables)(folder)
+
+
+def reproduce_row(name: str, checks: list[dict], whole: bool) -> CheckResult:
+    """R-E2 / R-E3: whether the recomputed runs match what is stored."""
+    spec = EXPERIMENTS[name]
+    what = "whole runs" if whole else f"the first {spec['length']} {spec['unit']}s"
+    statement = f"The stored paper-scale {name} runs reproduce with the current code ({what} recomputed)"
+    if not checks:
+        return CheckResult(id=f"R-{name}", statement=statement, method=NOT_YET, status=NOT_YET,
+                           numbers="no stored run to recompute", figure=None)
+    bad = [c for c in checks if c["mismatches"]]
+    exact = sum(c["exact"] for c in checks)
+    numbers = (f"{len(checks)} run(s), {sum(c['compared'] for c in checks)} numbers compared; {exact} on the stored "
+               f"runs' own compile target (compared to the bit), {len(checks) - exact} on another (within the "
+               f"stated tolerance)")
+    if bad:
+        numbers += "; do not reproduce: " + "; ".join(f"{c['key']}: {c['mismatches'][0]}"
+                                                     + (f" (and {len(c['mismatches']) - 1} more)" if len(c["mismatches"]) > 1 else "")
+                                                     for c in bad)
+    return CheckResult(id=f"R-{name}", statement=statement, method="recomputed", numbers=numbers,
+                       status=FAIL if bad else PASS, figure=None)
+
+
+def recheck(folder: Path, module, plan: dict, stored: dict, length: int | None, unit: str) -> list[dict]:
+    """Recompute the prefix (length) or the whole (None) of the stored runs the check takes."""
+    tasks = module.prefix_tasks(plan, stored) if length is not None else [
+        t for _, (_, ts) in plan.items() for t in ts if t.key in stored]
+    out, seen = [], set()
+    for task in tasks:
+        if task.key in seen:
+            continue
+        seen.add(task.key)
+        record = stored[task.key]
+        full_length = record["config"].get("steps", record["config"].get("updates"))
+        n = min(length, full_length) if length is not None else full_length
+        _say(f"recomputing {task.key}: {n} {unit}s")
+        check = prefix_check(record, module.recompute, module.prefix_view, n, module.DISCRETE)
+        out.append(check | {"key": task.key})
+    return out
+
+
+def run_blocks(folder: Path, module, plan: dict, workers: int) -> None:
+    """Run (resuming) every block of the plan into folder/runs."""
+    for name, (_, tasks) in plan.items():
+        _say(f"{folder.name} block {name}: {len(tasks)} runs")
+        run_tasks(tasks, folder / "runs", workers=workers, progress=Progress(f"{folder.name} {name}", unit="run"))
+
+
+def paper_stage(out: Path, profile: str, workers: int = 2, plans: dict | None = None) -> list[CheckResult]:
+    """[C8, C9, R-E2, R-E3] from the stored runs under out/paper (full: after running every block).
+
+    plans: {"E2": plan, "E3": plan} to use instead of the paper's (tests)."""
+    if profile not in ("quick", "full"):
+        raise ValueError(f"profile must be quick or full, got {profile!r}")
+    rows = {}
+    for name, spec in EXPERIMENTS.items():
+        module, folder = spec["module"], Path(out) / PAPER_DIR / spec["folder"]
+        plan = (plans or {}).get(name) or module.blocks()
+        if profile == "full":
+            run_blocks(folder, module, plan, workers)
+        plan, stored = module.load_stored(folder, plan)
+        write_tables(folder, module, plan, stored)
+        checks = recheck(folder, module, plan, stored, spec["length"] if profile == "quick" else None, spec["unit"])
+        rows[name] = (module, plan, stored, checks)
+    e2, e3 = rows["E2"], rows["E3"]
+    return [bandit_paper.c8_stored(e2[1], e2[2]), rl_paper.c9_stored(e3[1], e3[2]),
+            reproduce_row("E2", e2[3], profile == "full"), reproduce_row("E3", e3[3], profile == "full")]
+

@@ -1,0 +1,88 @@
+"""Stored paper-scale runs: a block of them, what it covers, and whether they still reproduce.
+
+The paper's learning claims are judged only on runs at the paper's settings, which take hours; they
+are run once (resumably, by the runner) and committed as one JSON record per run under
+`results/paper/<experiment>/runs/`, each with the compile target it ran on (runner.target). The quick
+profile of `sgbp reproduce` does not run them again: it recomputes the first steps of a few of them
+with the current code and compares every number of that prefix with the stored one, exactly when the
+target is the same, else within ACROSS_TARGETS. A run that no longer reproduces fails its own row,
+not the paper's claim.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from runner.target import compile_target, same_target
+from runner.task import Task, saved_fn
+
+# across compile targets the float32 sums round differently, and a sampled action can flip where its
+# uniform draw lies within rounding of a boundary: numbers of a prefix agree to this relative
+# tolerance, and discrete rates (a share of sampled actions or episodes) within DISCRETE_ATOL
+ACROSS_TARGETS = 1e-2
+DISCRETE_ATOL = 0.05
+
+
+def load_record(folder: Path, task: Task) -> dict | None:
+    """The stored record {"config", "result"} of task under folder/runs, or None; a file holding
+    another configuration under the task's key is an error."""
+    path = Path(folder) / "runs" / f"{task.key}.json"
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    if saved_fn(record.get("fn")) != task.fn or record.get("config") != json.loads(json.dumps(task.config)):
+        raise ValueError(f"paper: {path} holds a run of another configuration than its key says")
+    return {"config": record["config"], "result": record["result"]}
+
+
+def load_block(folder: Path, tasks: list[Task]) -> dict:
+    """{key: record} of the tasks stored under folder (the missing ones left out)."""
+    out = {}
+    for task in tasks:
+        record = load_record(folder, task)
+        if record is not None:
+            out[task.key] = record
+    return out
+
+
+def _close(a: float, b: float, rtol: float, atol: float) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return abs(a - b) <= atol + rtol * max(abs(a), abs(b))
+
+
+def compare_numbers(stored: dict, fresh: dict, exact: bool, discrete=()) -> list[str]:
+    """Mismatches between two flat {name: number} views of a prefix (the stored one's names).
+
+    exact: same compile target, every number equal to the bit; else relative ACROSS_TARGETS, and
+    DISCRETE_ATOL absolute for the names in `discrete` (rates of sampled outcomes)."""
+    bad = []
+    for name, a in stored.items():
+        if name not in fresh:
+            bad.append(f"{name}: stored {a!r}, not recomputed")
+            continue
+        b = fresh[name]
+        if exact:
+            ok = a == b or (a != a and b != b)
+        else:
+            atol = DISCRETE_ATOL if name.split("[")[0] in discrete else 0.0
+            ok = _close(float(a), float(b), ACROSS_TARGETS, atol)
+        if not ok:
+            bad.append(f"{name}: stored {a!r}, recomputed {b!r}")
+    return bad
+
+
+def prefix_check(record: dict, recompute, view, length: int, discrete=()) -> dict:
+    """Recompute a stored run's first `length` steps (recompute(config, length) -> result) and compare
+    view(result, length) with the stored view. Returns {"key", "exact", "mismatches", "compared"}."""
+    fresh = recompute(record["config"], length)
+    stored_view, fresh_view = view(record["result"], length), view(fresh, length)
+    exact = same_target(record["result"].get("target"), compile_target())
+    return {"exact": exact, "compared": len(stored_view),
+            "mismatches": compare_numbers(stored_view, fresh_view, exact, discrete)}
+
+
+def coverage_text(done: int, planned: int, what: str) -> str:
+    return f"{what}: {done} of {planned} runs stored"

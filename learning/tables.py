@@ -1,0 +1,32 @@
+"""What both experiments' results folders share: the sweep manifest, CSV text, the area under a curve."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def load_manifest(out: Path) -> dict:
+    path = Path(out) / "sweeps.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def area_under_curve(steps: np.ndarray, rewards: np.ndarray) -> float:
+    """Mean reward over the evaluated steps: the trapezoid area divided by the span of steps."""
+    if len(steps) == 1:
+        return float(rewards[0])
+    area = np.sum(np.diff(steps) * (rewards[1:] + rewards[:-1]) / 2.0)
+    return float(area / (steps[-1] - steps[0]))
+
+
+def csv_text(header, rows) -> str:
+    """A CSV table as text: header, then rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()

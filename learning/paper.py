@@ -3,7 +3,7 @@
 quick (the default): no learning run is judged on a setting the paper did not use. The stored runs
 under `<paper>/e2` and `<paper>/e3` are loaded, a prefix of a few of them is recomputed with the
 current code and compared (learning.stored), C8 and C9 are judged from the stored runs, and the rows
-R-E2 and R-E3 say whether the stored runs still reproduce. full: every block of both experiments is
+C8-stored and C9-stored say whether the stored runs of E2 and E3 still reproduce. full: every block of both experiments is
 run (resuming: a stored run is kept), and every stored run is recomputed whole and compared.
 """
 
@@ -43,13 +43,16 @@ def write_tables(folder: Path, module, plan: dict, stored: dict) -> None:
     (write_bandit_tables if module is bandit_paper else write_rl_tables)(folder)
 
 
+ROW_IDS = {"E2": "C8-stored", "E3": "C9-stored"}
+
+
 def reproduce_row(name: str, checks: list[dict], whole: bool) -> CheckResult:
-    """R-E2 / R-E3: whether the recomputed runs match what is stored."""
+    """C8-stored / C9-stored: whether the recomputed runs of the experiment match what is stored."""
     spec = EXPERIMENTS[name]
     what = "whole runs" if whole else f"the first {spec['length']} {spec['unit']}s"
     statement = f"The stored paper-scale {name} runs reproduce with the current code ({what} recomputed)"
     if not checks:
-        return CheckResult(id=f"R-{name}", statement=statement, method=NOT_YET, status=NOT_YET,
+        return CheckResult(id=ROW_IDS[name], statement=statement, method=NOT_YET, status=NOT_YET,
                            numbers="no stored run to recompute", figure=None)
     bad = [c for c in checks if c["mismatches"]]
     exact = sum(c["exact"] for c in checks)
@@ -60,7 +63,7 @@ def reproduce_row(name: str, checks: list[dict], whole: bool) -> CheckResult:
         numbers += "; do not reproduce: " + "; ".join(f"{c['key']}: {c['mismatches'][0]}"
                                                      + (f" (and {len(c['mismatches']) - 1} more)" if len(c["mismatches"]) > 1 else "")
                                                      for c in bad)
-    return CheckResult(id=f"R-{name}", statement=statement, method="recomputed", numbers=numbers,
+    return CheckResult(id=ROW_IDS[name], statement=statement, method="recomputed", numbers=numbers,
                        status=FAIL if bad else PASS, figure=None)
 
 
@@ -90,7 +93,7 @@ def run_blocks(folder: Path, module, plan: dict, workers: int) -> None:
 
 
 def paper_stage(out: Path, profile: str, workers: int = 2, plans: dict | None = None) -> list[CheckResult]:
-    """[C8, C9, R-E2, R-E3] from the stored runs under out/paper (full: after running every block).
+    """[C8, C9, C8-stored, C9-stored] from the stored runs under out/paper (full: after running every block).
 
     plans: {"E2": plan, "E3": plan} to use instead of the paper's (tests)."""
     if profile not in ("quick", "full"):
@@ -108,4 +111,31 @@ def paper_stage(out: Path, profile: str, workers: int = 2, plans: dict | None = 
     e2, e3 = rows["E2"], rows["E3"]
     return [bandit_paper.c8_stored(e2[1], e2[2]), rl_paper.c9_stored(e3[1], e3[2]),
             reproduce_row("E2", e2[3], profile == "full"), reproduce_row("E3", e3[3], profile == "full")]
+
+
+def run_named_blocks(out: Path, names: list[str], workers: int = 2) -> None:
+    """Run (resuming) the named blocks, "E2:methods E3:escape-sparsenet ...", in the order given."""
+    for item in names:
+        experiment, _, block = item.partition(":")
+        if experiment not in EXPERIMENTS:
+            raise ValueError(f"block must be E2:NAME or E3:NAME, got {item!r}")
+        spec = EXPERIMENTS[experiment]
+        module, folder = spec["module"], Path(out) / PAPER_DIR / spec["folder"]
+        plan = module.blocks()
+        if block not in plan:
+            raise ValueError(f"block: {experiment} has {', '.join(plan)}, got {block!r}")
+        run_blocks(folder, module, {block: plan[block]}, workers)
+        _, stored = module.load_stored(folder, plan)
+        write_tables(folder, module, plan, stored)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run blocks of the paper-scale runs into OUT/paper (resumable).")
+    parser.add_argument("blocks", nargs="+", help="E2:NAME or E3:NAME, in the order to run them")
+    parser.add_argument("--out", default="results", help="the results folder (default results)")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    run_named_blocks(Path(args.out), args.blocks, args.workers)
 

@@ -25,10 +25,16 @@ RNN = ("gru", "lstm")
 DISCRETE = ("success",)  # shares of episodes that reached the goal
 
 
-def blocks(seeds=PAPER["seeds"], updates: int = PAPER["updates"], lrs=PAPER["lr"]) -> dict:
+# the paper's learning rates, the one of the authors' sanity run first (runs go in this order)
+LRS = (1e-3,) + tuple(lr for lr in PAPER["lr"] if lr != 1e-3)
+
+
+def blocks(seeds=PAPER["seeds"], updates: int = PAPER["updates"], lrs=LRS) -> dict:
     """name -> (sweep name, tasks), in the order they are run."""
     def tasks(envs, models, num_envs):
-        return sweep_tasks(envs, models, lrs, num_envs, seeds, updates)
+        # a learning rate's pairs (same seed, both models) finish before the next learning rate starts
+        ts = sweep_tasks(envs, models, lrs, num_envs, seeds, updates)
+        return sorted(ts, key=lambda t: (lrs.index(t.config["lr"]), t.config["env"], t.config["seed"]))
 
     return {
         "escape-sparsenet": ("paper", tasks(("escape",), (BPTT, SG), (20,))),

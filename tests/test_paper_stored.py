@@ -1,0 +1,181 @@
+"""The paper's learning claims judged from stored runs, and the re-check that stored runs reproduce.
+
+Hand-made result files with known verdicts (constant curves, so each area is the constant), and
+real tiny runs whose stored numbers are then altered one at a time.
+"""
+
+import json
+
+import pytest
+
+from learning import paper, stored as stored_mod
+from learning.bandit import paper as bandit_paper
+from learning.bandit.sweeps import TRAIN as BANDIT_TRAIN, sweep_tasks as bandit_tasks
+from learning.bandit.train import DEFAULTS
+from learning.rl import paper as rl_paper
+from learning.rl.claims import BPTT, SG
+from learning.rl.sweeps import TRAIN as RL_TRAIN, sweep_tasks as rl_tasks
+from learning.stored import compare_numbers, load_block, prefix_check
+from runner.target import compile_target
+from theory.checks import FAIL, INCONCLUSIVE, NOT_YET, PASS
+
+TINY = DEFAULTS | {"steps": 12, "eval_points": 3, "eval_size": 64, "layers": 2, "width": 8, "neuron": 3, "slots": 2,
+                   "parents": 2, "first_inputs": 20, "batch": 16, "probe_points": 2, "probe_draws": 4, "probe_batch": 4}
+SEEDS = (0, 1, 2)
+
+
+def e2_plan(seeds=SEEDS):
+    return {"methods": ("methods", bandit_tasks("methods", TINY, seeds, ("sg", "bp")))}
+
+
+def e3_plan(seeds=SEEDS):
+    return {"escape-sparsenet": ("paper", rl_tasks(("escape",), (BPTT, SG), (1e-3,), (3,), seeds, 2))}
+
+
+def write(folder, task, result, fn):
+    path = folder / "runs" / f"{task.key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"fn": fn, "key": task.key, "config": task.config, "result": result}))
+
+
+def bandit_result(reward):
+    return {"eval": [{"step": 1, "reward": reward}, {"step": 12, "reward": reward}], "lambda": [], "probes": [],
+            "n_params": 10, "target": compile_target()}
+
+
+def rl_result(success):
+    return {k: [success, success] for k in ("success", "return", "length", "steps", "policy_loss", "entropy",
+                                            "grad_norm")}
+
+
+def store_bandit(folder, areas: dict):
+    """areas: {method: [area per seed]}; a seed left out of a method's list is not stored."""
+    plan = e2_plan()
+    for task in plan["methods"][1]:
+        values = areas[task.config["method"]]
+        if task.config["seed"] < len(values):
+            write(folder, task, bandit_result(values[task.config["seed"]]), BANDIT_TRAIN)
+    return bandit_paper.load_stored(folder, plan)
+
+
+# per-seed differences sg - bp: (0.2, 0.25, 0.23) gives t = 15.6 > 4.303; reversed, t = -15.6
+SG_AHEAD = {"sg": [0.5, 0.6, 0.55], "bp": [0.3, 0.35, 0.32]}
+BP_AHEAD = {"sg": [0.3, 0.35, 0.32], "bp": [0.5, 0.6, 0.55]}
+MIXED = {"sg": [0.4, 0.3, 0.35], "bp": [0.3, 0.4, 0.30]}  # differences 0.1, -0.1, 0.05: t = 0.29
+
+
+@pytest.mark.parametrize("areas, status", [(SG_AHEAD, PASS), (BP_AHEAD, FAIL), (MIXED, INCONCLUSIVE)])
+def test_c8_from_stored_runs_has_the_known_verdict(tmp_path, areas, status):
+    plan, stored = store_bandit(tmp_path, areas)
+    row = bandit_paper.c8_stored(plan, stored)
+    assert row.id == "C8" and row.status == status
+    assert "3 seeds" in row.numbers and "(6 of 6 runs)" in row.numbers
+    sign = "+" if status == PASS else "-" if status == FAIL else "+"
+    assert f"difference {sign}" in row.numbers
+
+
+def test_c8_names_missing_runs_and_is_not_yet_reproduced_without_a_pair(tmp_path):
+    plan, stored = store_bandit(tmp_path / "a", {"sg": [0.5, 0.6], "bp": [0.3, 0.35, 0.32]})
+    row = bandit_paper.c8_stored(plan, stored)
+    # differences 0.2 and 0.25: t = 9.0, below the 12.71 that 2 seeds need
+    assert row.status == INCONCLUSIVE and "2 seeds" in row.numbers and "not yet run: methods 1 of 6" in row.numbers
+    plan, stored = store_bandit(tmp_path / "b", {"sg": [], "bp": [0.3, 0.35, 0.32]})
+    row = bandit_paper.c8_stored(plan, stored)
+    assert row.status == NOT_YET and "no stored paper-scale run" in row.numbers
+
+
+@pytest.mark.parametrize("sg, status", [((0.6, 0.7, 0.65), PASS), ((0.2, 0.25, 0.23), FAIL),
+                                        ((0.5, 0.35, 0.45), INCONCLUSIVE)])
+def test_c9_from_stored_runs_has_the_known_verdict(tmp_path, sg, status):
+    plan = e3_plan()
+    bptt = (0.4, 0.45, 0.42)
+    for task in plan["escape-sparsenet"][1]:
+        seed = task.config["seed"]
+        write(tmp_path, task, rl_result(sg[seed] if task.config["model"] == SG else bptt[seed]), RL_TRAIN)
+    plan, stored = rl_paper.load_stored(tmp_path, plan)
+    row = rl_paper.c9_stored(plan, stored)
+    assert row.id == "C9" and row.status == status and "escape (3 seeds; lr 0.001" in row.numbers
+
+
+def test_a_stored_run_of_another_configuration_is_refused(tmp_path):
+    task = e2_plan()["methods"][1][0]
+    write(tmp_path, task, bandit_result(0.5), BANDIT_TRAIN)
+    path = tmp_path / "runs" / f"{task.key}.json"
+    record = json.loads(path.read_text())
+    record["config"]["p_flip"] = 0.1
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="another configuration"):
+        load_block(tmp_path, [task])
+
+
+def test_compare_numbers_exact_and_across_targets():
+    stored = {"eval[1]": 0.25, "lambda[1,1]": 0.9, "probe[1,1,mse_bp]": 3e-4}
+    assert compare_numbers(stored, dict(stored), exact=True) == []
+    one_ulp = dict(stored, **{"lambda[1,1]": float(__import__("numpy").nextafter(0.9, 1.0))})
+    assert compare_numbers(stored, one_ulp, exact=True) == ["lambda[1,1]: stored 0.9, recomputed 0.9000000000000001"]
+    assert compare_numbers(stored, one_ulp, exact=False) == []
+    doubled = dict(stored, **{"probe[1,1,mse_bp]": 6e-4})
+    assert len(compare_numbers(stored, doubled, exact=False)) == 1
+    # a discrete rate may move by a few sampled outcomes across targets, not by a factor of 2
+    moved = dict(stored, **{"eval[1]": 0.25 + 0.01})
+    assert compare_numbers(stored, moved, exact=False, discrete=("eval",)) == []
+    assert len(compare_numbers(stored, dict(stored, **{"eval[1]": 0.5}), exact=False, discrete=("eval",))) == 1
+    assert compare_numbers(stored, {}, exact=True)[0].startswith("eval[1]: stored 0.25, not recomputed")
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """Real tiny runs of both experiments, stored as the runner stores them."""
+    out = tmp_path_factory.mktemp("paper")
+    plans = {"E2": e2_plan((0,)), "E3": e3_plan((0,))}
+    for name, module in (("E2", bandit_paper), ("E3", rl_paper)):
+        paper.run_blocks(out / "paper" / paper.EXPERIMENTS[name]["folder"], module, plans[name], workers=1)
+    return out, plans
+
+
+def _stage(out, plans):
+    return {r.id: r for r in paper.paper_stage(out, "quick", plans=plans)}
+
+
+def test_stored_runs_reproduce_and_a_changed_number_fails_its_own_row(tiny_runs, tmp_path):
+    src, plans = tiny_runs
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(src, out)
+    rows = _stage(out, plans)
+    assert rows["C8-stored"].status == PASS and rows["C9-stored"].status == PASS
+    assert "compared to the bit" in rows["C8-stored"].numbers
+    c8_before = rows["C8"].status
+    # one stored number changed in each experiment: its own row fails, the claim's verdict is untouched
+    sg = next(t for t in plans["E2"]["methods"][1] if t.config["method"] == "sg")
+    path = out / "paper" / "e2" / "runs" / f"{sg.key}.json"
+    record = json.loads(path.read_text())
+    record["result"]["lambda"][0]["layers"][1] += 1e-7
+    path.write_text(json.dumps(record))
+    bptt = plans["E3"]["escape-sparsenet"][1][0]
+    path = out / "paper" / "e3" / "runs" / f"{bptt.key}.json"
+    record = json.loads(path.read_text())
+    record["result"]["grad_norm"][0] *= 1.0 + 1e-9
+    path.write_text(json.dumps(record))
+    rows = _stage(out, plans)
+    assert rows["C8-stored"].status == FAIL and "lambda[1,2]" in rows["C8-stored"].numbers
+    assert rows["C9-stored"].status == FAIL and "grad_norm[1]" in rows["C9-stored"].numbers
+    assert rows["C8"].status == c8_before
+
+
+def test_on_another_target_the_prefix_is_compared_within_the_tolerance(tiny_runs, monkeypatch):
+    src, plans = tiny_runs
+    folder = src / "paper" / "e2"
+    _, stored = bandit_paper.load_stored(folder, plans["E2"])
+    record = next(r for r in stored.values() if r["config"]["method"] == "sg")
+    other = dict(compile_target(), cpu="another-cpu")
+    monkeypatch.setattr(stored_mod, "compile_target", lambda: other)
+    near = json.loads(json.dumps(record))
+    near["result"]["lambda"][0]["layers"][0] *= 1.0 + 1e-6
+    check = prefix_check(near, bandit_paper.recompute, bandit_paper.prefix_view, 6, bandit_paper.DISCRETE)
+    assert not check["exact"] and check["mismatches"] == [] and check["compared"] > 10
+    far = json.loads(json.dumps(record))
+    far["result"]["lambda"][0]["layers"][0] *= 2.0
+    check = prefix_check(far, bandit_paper.recompute, bandit_paper.prefix_view, 6, bandit_paper.DISCRETE)
+    assert len(check["mismatches"]) == 1 and check["mismatches"][0].startswith("lambda[1,1]")

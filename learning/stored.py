@@ -19,9 +19,13 @@ from runner.target import compile_target, same_target
 from runner.task import Task, saved_fn
 
 # across compile targets the float32 sums round differently, and a sampled action can flip where its
-# uniform draw lies within rounding of a boundary: numbers of a prefix agree to this relative
-# tolerance, and discrete rates (a share of sampled actions or episodes) within DISCRETE_ATOL
-ACROSS_TARGETS = 1e-2
+# uniform draw lies within rounding of a boundary: numbers of a prefix agree to ACROSS_TARGETS
+# relative (plus ACROSS_ATOL, for moments that are zero up to sampling noise, about 1e-17), and
+# discrete rates (a share of sampled actions or episodes) within DISCRETE_ATOL. Measured: the first
+# 100 steps of E2's SG adaptive seed 0, stored on znver4 with OpenBLAS's SkylakeX kernels and
+# recomputed for Haswell (AVX2), differ by at most 9e-5 relative, eval rewards not at all.
+ACROSS_TARGETS = 1e-3
+ACROSS_ATOL = 1e-12
 DISCRETE_ATOL = 0.05
 
 
@@ -67,7 +71,7 @@ def compare_numbers(stored: dict, fresh: dict, exact: bool, discrete=()) -> list
         if exact:
             ok = a == b or (a != a and b != b)
         else:
-            atol = DISCRETE_ATOL if name.split("[")[0] in discrete else 0.0
+            atol = DISCRETE_ATOL if name.split("[")[0] in discrete else ACROSS_ATOL
             ok = _close(float(a), float(b), ACROSS_TARGETS, atol)
         if not ok:
             bad.append(f"{name}: stored {a!r}, recomputed {b!r}")

@@ -23,13 +23,21 @@ def compile_target() -> dict:
 
     cpu = config.CPU_NAME or binding.get_host_cpu_name()
     features = config.CPU_FEATURES if config.CPU_FEATURES is not None else codegen.get_host_cpu_features()
-    blas = sorted(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
-                  for i in threadpool_info() if i.get("user_api") == "blas")
+    libraries = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    # numpy's own BLAS does the products; another (scipy's) may or may not be loaded yet
+    own = [i for i in libraries if "numpy" in str(i.get("filepath", ""))] or libraries
+    blas = sorted(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}" for i in own)
     return {"cpu": cpu, "features": hashlib.sha1(features.encode()).hexdigest()[:12],
             "blas": "; ".join(blas) or "none", "numpy": np.__version__, "numba": numba.__version__}
 
 
 def same_target(a: dict | None, b: dict | None) -> bool:
-    """Whether two recorded targets compile alike (then their runs agree to the bit)."""
-    keys = ("cpu", "features", "blas", "numpy", "numba")
-    return a is not None and b is not None and all(a.get(k) == b.get(k) for k in keys)
+    """Whether two recorded targets compile alike (then their runs agree to the bit). A record may
+    list more BLAS libraries than numpy's (another loaded in its process): one list holding the
+    other is the same BLAS."""
+    if a is None or b is None:
+        return False
+    if any(a.get(k) != b.get(k) for k in ("cpu", "features", "numpy", "numba")):
+        return False
+    blas_a, blas_b = (set(str(t.get("blas")).split("; ")) for t in (a, b))
+    return blas_a <= blas_b or blas_b <= blas_a

@@ -25,10 +25,12 @@ MSE, its mean cosine over the draws and its scale ratio (BP, SG, the adaptive mi
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
-from learning.nets.synthetic import fixed_mix
 from learning.bandit.policy import expected_feedback, noisy_rewards, reinforce_feedback, sample_actions, softmax
+from learning.nets.synthetic import mixed_backward
 from theory.exact import optimal_lambda
 
 
@@ -75,6 +77,13 @@ def _moment_measures(ee: float, eg: float, gg: float) -> tuple:
     return float(np.sqrt(ee / gg)), float(cos), float(gg - eg * eg / ee)
 
 
+def expected_gradient(net, cache, pi: np.ndarray, y: np.ndarray, p_flip: float) -> list:
+    """The exact expected policy gradient of every layer given the contexts ([{"weights", "bias"}] per
+    layer, then the action keys): the expected feedback at the logits pushed back once (the network
+    is linear in its feedback)."""
+    return net.backward(cache, expected_feedback(pi, y, p_flip).astype(net.action_keys.dtype))[0]
+
+
 def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.random.Generator,
                     opt=None) -> list[dict]:
     """Per-layer gradient-MSE statistics on contexts x (batch, in_dim) with labels y.
@@ -89,7 +98,7 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
     pi = softmax(logits)
     dtype = net.action_keys.dtype
     L = net.n_layers
-    exact, _ = net.backward(cache, expected_feedback(pi, y, p_flip).astype(dtype))
+    exact = expected_gradient(net, cache, pi, y, p_flip)
     G = [_neuron_vectors(exact[l]) for l in range(L)]
     with_sg = sg is not None
     if with_sg:
@@ -99,7 +108,6 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
             lc = cache["layers"][l]
             Y.append(_neuron_vectors(layer.grads_from_feedback(lc, layer.slot_feedback(lc, net.pre_tanh(cache, l, preds[l])))))
 
-        mix = fixed_mix(net, cache, preds, lambdas.values)  # the training mixture, lambdas not updated
 
     with_adam = opt is not None and hasattr(opt, "m1")
     if with_adam:
@@ -118,7 +126,9 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
         rewards = noisy_rewards(actions, y, p_flip, rng)
         d = reinforce_feedback(pi, actions, rewards).astype(dtype)
         bp, deltas = net.backward(cache, d)
-        mixed = net.backward(cache, d, mix=mix)[0] if with_sg else None
+        # the training step's own mixed backward (adaptive or fixed), on a copy of the lambdas, which
+        # the adaptive one updates after use: the same gradient, to the bit, as training on this draw
+        mixed = mixed_backward(net, sg, cache, d, copy.deepcopy(lambdas), preds=preds)[0] if with_sg else None
         for l in range(L):
             feedback_ms[l] += float(np.mean(np.square(deltas[l], dtype=np.float64)))
             X = _neuron_vectors(bp[l])

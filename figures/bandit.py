@@ -21,6 +21,9 @@ METHOD_TITLES = {
 }
 METHOD_COLORS = {"sg": ADAPT_COLOR, "sg-fixed": SG_COLOR, "bp": BP_COLOR, "mlp": "0.35"}
 CHANCE_NOTE = "chance"
+# REFERENCE.md: the authors' code on these digits, p_flip 0.4, seed 0 (sanity anchors, not targets)
+AUTHORS_STEPS = (316, 632, 1500)
+AUTHORS_SEED0 = {"sg": (0.59, 0.66, 0.90), "bp": (0.24, 0.36, 0.73)}
 
 
 def _runs_of(data: dict, sweep: str) -> list[dict]:
@@ -76,11 +79,40 @@ def reward_vs_step(data: dict, outdir: Path) -> list[Path]:
         steps, rows = _eval_matrix(group)
         _band(ax, steps, rows, METHOD_COLORS[method], METHOD_TITLES[method])
     _chance(ax, runs)
+    c = runs[0]["config"]
+    if c["steps"] == 1500 and c["p_flip"] == 0.4 and c["data"] == "digits":
+        for method, values in AUTHORS_SEED0.items():
+            ax.plot(AUTHORS_STEPS, values, "x", color=METHOD_COLORS[method], ms=8, mew=2,
+                    label=f"authors' code, seed 0: {METHOD_TITLES[method]}")
     ax.set_xlabel("training step (batch of 64 contexts)")
     ax.set_ylabel("noise-free eval reward")
     ax.set_title(f"E2: {_setting(runs[0]['config'])}", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     return save(fig, outdir, "e2_reward_vs_step")
+
+
+def controls(data: dict, outdir: Path) -> list[Path]:
+    """Reward curves of the controls beside the paper's pair: SG adaptive and BP at one shared learning
+    rate, and SG adaptive with its SG started at zero (sweep 'controls')."""
+    runs = _runs_of(data, "controls")
+    if not runs:
+        return []
+    fig, (ax,) = panels(1, width=6.6, height=4.6)
+    groups = _groups(runs, ("method", "lr", "sg_init"))
+    styles = {5e-3: "-", 1e-3: "--"}
+    for (method, lr, init), group in groups.items():
+        steps, rows = _eval_matrix(group)
+        color = SG_COLOR if init == "zero" else METHOD_COLORS[method]
+        label = f"{METHOD_TITLES[method]}, lr {lr:g}" + (", SG from zero" if init == "zero" else "")
+        mean, se = _mean_se(rows)
+        ax.plot(steps, mean, color=color, ls=styles.get(lr, ":"), lw=1.6, label=f"{label} ({len(rows)} seeds)")
+        ax.fill_between(steps, mean - se, mean + se, color=color, alpha=0.15, lw=0)
+    _chance(ax, runs)
+    ax.set_xlabel("training step (batch of 64 contexts)")
+    ax.set_ylabel("noise-free eval reward")
+    ax.set_title(f"E2 controls: {_setting(runs[0]['config'])}", fontsize=10)
+    ax.legend(fontsize=7)
+    return save(fig, outdir, "e2_controls")
 
 
 def _final(group):
@@ -231,6 +263,48 @@ def probe_mse_vs_step(data: dict, outdir: Path) -> list[Path]:
     axes[0].set_ylabel("gradient MSE against the exact expectation")
     axes[0].legend(fontsize=7)
     return save(fig, outdir, "e2_probe_mse")
+
+
+def _probe_panels(data, outdir: Path, fields, ylabel: str, name: str, log: bool) -> list[Path]:
+    runs = _probe_runs(data)
+    if not runs or runs[0]["result"]["probes"][0]["layers"][0].get(fields[0][0]) is None:
+        return []
+    layers = len(runs[0]["result"]["probes"][0]["layers"])
+    fig, axes = panels(layers, width=3.2, height=3.4)
+    for field, color, label, style in fields:
+        steps, cube = _probe_cube(runs, field)
+        for layer, ax in enumerate(axes):
+            mean, se = _mean_se(cube[:, :, layer])
+            ax.plot(steps, mean, color=color, ls=style, marker="o", ms=3, lw=1.4, label=label)
+            ax.fill_between(steps, mean - se, mean + se, color=color, alpha=0.2, lw=0)
+    for layer, ax in enumerate(axes):
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_title(f"layer {layer + 1}", fontsize=10)
+    axes[0].set_ylabel(ylabel)
+    axes[0].legend(fontsize=6)
+    return save(fig, outdir, name)
+
+
+def probe_scale_vs_step(data: dict, outdir: Path) -> list[Path]:
+    """The size of each estimate against the exact expected gradient g, per layer: |SG term| / |g|,
+    sqrt(E|mixture|^2) / |g| and sqrt(E|BP|^2) / |g| (sweep 'methods', SG adaptive)."""
+    fields = (("scale_sg", SG_COLOR, "SG term", "-"), ("scale_mix", MIX_COLOR, r"mixture at adaptive $\lambda$", "-"),
+              ("scale_bp", BP_COLOR, "BP", "-"))
+    return _probe_panels(data, outdir, fields, "norm / norm of the expected gradient", "e2_probe_scale", log=True)
+
+
+def probe_cosine_vs_step(data: dict, outdir: Path) -> list[Path]:
+    """Cosine of each estimate with the exact expected gradient, per layer: BP, SG, the mixture at the
+    adaptive lambda and at T7's lambda* (moment cosine), and, dashed, Adam's update with each estimate
+    against its update with g (sweep 'methods', SG adaptive)."""
+    fields = (("cos_bp", BP_COLOR, "BP", "-"), ("cos_sg", SG_COLOR, "SG", "-"),
+              ("cos_mix", MIX_COLOR, r"mixture, adaptive $\lambda$", "-"),
+              ("mcos_star", ADAPT_COLOR, r"mixture at $\lambda^*$", "-"),
+              ("adam_cos_bp", BP_COLOR, "Adam update, BP", "--"),
+              ("adam_cos_mix", MIX_COLOR, "Adam update, mixture", "--"))
+    return _probe_panels(data, outdir, fields, "cosine with the expected gradient", "e2_probe_cosine", log=False)
 
 
 def adaptive_vs_measured_lambda(data: dict, outdir: Path) -> list[Path]:

@@ -75,7 +75,13 @@ def success_vs_steps(runs: dict, outdir: Path) -> list[Path]:
     return save(fig, outdir, "e3_success_vs_steps")
 
 
-def _against_lr(runs: dict, outdir: Path, metric, label: str, name: str) -> list[Path]:
+# REFERENCE.md: the authors' code on Escape, 20 episodes per update, lr 1e-3, seed 0 (sanity anchors):
+# success over the last 5 updates / mean success over all 300 updates
+AUTHORS_ESCAPE = {"final": {"sparsenet-bptt": 0.98, "sparsenet-sg": 0.64, "gru": 0.15},
+                  "area": {"sparsenet-bptt": 0.56, "sparsenet-sg": 0.33, "gru": 0.22}}
+
+
+def _against_lr(runs: dict, outdir: Path, metric, label: str, name: str, anchors: dict | None = None) -> list[Path]:
     if not runs:
         return []
     cells = sorted({(r["config"]["env"], r["config"]["num_envs"]) for r in runs.values()},
@@ -90,6 +96,11 @@ def _against_lr(runs: dict, outdir: Path, metric, label: str, name: str) -> list
             seeds = min(len(g) for g in groups.values())
             ax.errorbar([lr for (lr,) in lrs], [m[0] for m, _ in stats], yerr=[s[0] for _, s in stats], fmt="o-",
                         color=MODEL_COLORS[model], ms=4, capsize=3, label=f"{MODEL_TITLES[model]} ({seeds} seeds)")
+        if anchors and env == "escape" and n == 20 and all(r["config"]["updates"] == 300 for r in own.values()):
+            for model, value in anchors.items():
+                if model in _models(own):
+                    ax.plot([1e-3], [value], "x", color=MODEL_COLORS[model], ms=9, mew=2,
+                            label=f"authors' code, seed 0: {MODEL_TITLES[model]}")
         _random_policy(ax, env)
         ax.set_xscale("log")
         ax.set_xlabel("learning rate (Adam)")
@@ -102,9 +113,11 @@ def _against_lr(runs: dict, outdir: Path, metric, label: str, name: str) -> list
 
 def final_success_vs_lr(runs: dict, outdir: Path) -> list[Path]:
     """Mean success rate over the last 5 updates against the learning rate."""
-    return _against_lr(runs, outdir, final_success, "success rate, last 5 updates", "e3_final_vs_lr")
+    return _against_lr(runs, outdir, final_success, "success rate, last 5 updates", "e3_final_vs_lr",
+                       AUTHORS_ESCAPE["final"])
 
 
 def success_area_vs_lr(runs: dict, outdir: Path) -> list[Path]:
     """Normalised area under the success curve against the learning rate."""
-    return _against_lr(runs, outdir, success_area, "normalised area under the success curve", "e3_auc_vs_lr")
+    return _against_lr(runs, outdir, success_area, "normalised area under the success curve", "e3_auc_vs_lr",
+                       AUTHORS_ESCAPE["area"])

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from learning.bandit import paper as bandit_paper
+from learning.bandit.mechanism import mechanism_rows
 from learning.bandit.sweeps import write_tables as write_bandit_tables
 from learning.rl import paper as rl_paper
 from learning.rl.sweeps import write_tables as write_rl_tables
@@ -93,7 +94,7 @@ def run_blocks(folder: Path, module, plan: dict, workers: int) -> None:
 
 
 def paper_stage(out: Path, profile: str, workers: int = 2, plans: dict | None = None) -> list[CheckResult]:
-    """[C8, C9, C8-stored, C9-stored] from the stored runs under out/paper (full: after running every block).
+    """[C8, C9, C8-stored, C9-stored, the mechanism rows C8-mse ...] from the stored runs under out/paper (full: after running every block).
 
     plans: {"E2": plan, "E3": plan} to use instead of the paper's (tests)."""
     if profile not in ("quick", "full"):
@@ -109,8 +110,10 @@ def paper_stage(out: Path, profile: str, workers: int = 2, plans: dict | None = 
         checks = recheck(folder, module, plan, stored, spec["length"] if profile == "quick" else None, spec["unit"])
         rows[name] = (module, plan, stored, checks)
     e2, e3 = rows["E2"], rows["E3"]
-    return [bandit_paper.c8_stored(e2[1], e2[2]), rl_paper.c9_stored(e3[1], e3[2]),
-            reproduce_row("E2", e2[3], profile == "full"), reproduce_row("E3", e3[3], profile == "full")]
+    methods = {t.key: e2[2][t.key] for t in e2[1]["methods"][1] if t.key in e2[2]} if "methods" in e2[1] else {}
+    return ([bandit_paper.c8_stored(e2[1], e2[2]), rl_paper.c9_stored(e3[1], e3[2]),
+             reproduce_row("E2", e2[3], profile == "full"), reproduce_row("E3", e3[3], profile == "full")]
+            + mechanism_rows(methods))
 
 
 def run_named_blocks(out: Path, names: list[str], workers: int = 2) -> None:

@@ -179,3 +179,31 @@ def test_on_another_target_the_prefix_is_compared_within_the_tolerance(tiny_runs
     far["result"]["lambda"][0]["layers"][0] *= 2.0
     check = prefix_check(far, bandit_paper.recompute, bandit_paper.prefix_view, 6, bandit_paper.DISCRETE)
     assert len(check["mismatches"]) == 1 and check["mismatches"][0].startswith("lambda[1,1]")
+
+
+def probe_rows(ratio: float, cos_gap: float, layers=2):
+    """Probe rows where the mixture's MSEs are ratio times BP's and its cosines cos_gap above BP's."""
+    row = {"mse_bp": 1.0, "mse_mix": ratio, "mse_rescaled_bp": 0.5, "mse_rescaled_mix": 0.5 * ratio,
+           "cos_bp": 0.3, "cos_mix": 0.3 + cos_gap, "adam_mse_bp": 2.0, "adam_mse_mix": 2.0 * ratio,
+           "adam_cos_bp": 0.5, "adam_cos_mix": 0.5 + cos_gap, "scale_sg": 4.0, "scale_mix": 3.0, "scale_bp": 2.0}
+    return [{"step": s, "layers": [dict(row) for _ in range(layers)]} for s in (1, 6)]
+
+
+@pytest.mark.parametrize("ratios, gaps, status", [
+    ((0.5, 0.4, 0.45), (0.1, 0.12, 0.11), PASS),          # log(BP / mix) = 0.69, 0.92, 0.80
+    ((2.0, 2.5, 2.2), (-0.1, -0.12, -0.11), FAIL),
+    ((0.5, 2.0, 1.1), (0.1, -0.1, 0.02), INCONCLUSIVE),
+])
+def test_mechanism_rows_have_the_known_verdict_for_every_measure(ratios, gaps, status):
+    from learning.bandit.mechanism import MEASURES, mechanism_rows
+
+    runs = {}
+    for seed, (ratio, gap) in enumerate(zip(ratios, gaps)):
+        config = dict(TINY, method="sg", seed=seed, p_flip=0.4)
+        runs[f"s{seed}"] = {"config": config, "result": {"probes": probe_rows(ratio, gap)}}
+    runs["bp"] = {"config": dict(TINY, method="bp", seed=0, p_flip=0.4), "result": {"probes": []}}
+    rows = {r.id: r for r in mechanism_rows(runs)}
+    assert set(rows) == set(MEASURES)
+    assert all(r.status == status for r in rows.values()), {k: r.status for k, r in rows.items()}
+    assert "3 seeds" in rows["C8-mse"].numbers and "|SG term| / |g| 4" in rows["C8-mse"].numbers
+    assert mechanism_rows({})[0].status == NOT_YET

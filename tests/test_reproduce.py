@@ -22,7 +22,7 @@ SMALL_STUDIES = {
 
 
 # the test profile's bandit runs only the method comparison: no p_flip, lr, parents or ablation sweep
-E2_NOT_IN_PROFILE = {"e2_final_vs_p_flip", "e2_final_vs_lr", "e2_final_vs_parents", "e2_ablation"}
+E2_NOT_IN_PROFILE = {"e2_final_vs_p_flip", "e2_final_vs_lr", "e2_final_vs_parents", "e2_ablation", "e2_controls"}
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,8 @@ from theory.checks import NOT_YET, CheckResult
 SEEDS = tuple(range(6))
 BASE = DEFAULTS | {"probe_points": 10, "probe_draws": 32}
 PREFIX_STEPS = 100
-DISCRETE = ("eval",)  # eval rewards: shares of sampled actions that are right
+DISCRETE = ("eval",)
+POINT_KEYS = ("method", "p_flip", "lr", "parents", "lam", "sg_init", "optimizer")  # eval rewards: shares of sampled actions that are right
 
 
 def blocks(base: dict = BASE, seeds=SEEDS) -> dict:
@@ -57,7 +58,12 @@ def manifest(plan: dict, stored: dict) -> dict:
     out: dict = {}
     for _, (sweep, tasks) in plan.items():
         entry = out.setdefault(sweep, {"keys": [], "seeds": list(SEEDS), "points": []})
-        entry["keys"] += [t.key for t in tasks if t.key in stored and t.key not in entry["keys"]]
+        for t in tasks:
+            if t.key in stored and t.key not in entry["keys"]:
+                entry["keys"].append(t.key)
+                point = {k: t.config[k] for k in POINT_KEYS}
+                if point not in entry["points"]:
+                    entry["points"].append(point)
     return out
 
 

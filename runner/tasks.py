@@ -18,7 +18,7 @@ from dataclasses import asdict
 from multiprocessing import get_context
 from pathlib import Path
 
-from runner.task import KEY, MOVED, Task, call, saved_fn  # noqa: F401 (KEY, call: the package's API)
+from runner.task import Task, call, saved_fn
 from theory.files import save_atomic
 from theory.params import check_int
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from contextlib import contextmanager
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from learning.bandit.train import Learner, full_config
+from learning.nets.products import timed_products
 
 MNIST = {"layers": 5, "width": 200, "neuron": 10, "slots": 5, "parents": 5, "batch": 64}
 
@@ -43,28 +43,6 @@ def _timed(f) -> float:
     t = time.process_time()
     f()
     return time.process_time() - t
-
-
-@contextmanager
-def timed_products():
-    """Inside, every numpy.matmul call (the per-neuron products) is timed and its FLOPs counted from the
-    shapes: yields a dict whose "seconds" and "flops" grow. A separate pass from the step timing, so
-    the wrapper's own overhead does not enter the reported step times."""
-    real = np.matmul
-    total = {"seconds": 0.0, "flops": 0.0}
-
-    def timed(a, b, *args, **kw):
-        start = time.perf_counter()
-        out = real(a, b, *args, **kw)
-        total["seconds"] += time.perf_counter() - start
-        total["flops"] += 2.0 * out.size * a.shape[-1]
-        return out
-
-    np.matmul = timed
-    try:
-        yield total
-    finally:
-        np.matmul = real
 
 
 def logit_flops(cfg: dict, n_actions: int = 9) -> int:

@@ -20,7 +20,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from learning.bandit.bench import timed_products
+from learning.nets.products import timed_products
 from learning.rl.train import Run, rl_config
 from learning.rl.models import MODELS
 

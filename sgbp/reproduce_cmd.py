@@ -1,6 +1,7 @@
 """`sgbp reproduce` and `sgbp figures`: the paper's figures and paper_checks.md.
 
-reproduce runs the E1 sweep, the theory studies, the E2 bandit and every check, saves the results
+reproduce runs the E1 sweep, the theory studies and every check, re-checks the stored paper-scale
+E2 and E3 runs and judges the paper's learning claims from them (learning.paper), saves the results
 (CSV/JSON) first, then draws the figures from the saved files and writes the report.
 """
 
@@ -42,9 +43,9 @@ STUDIES = {
 def add_parser(subparsers) -> None:
     rep = subparsers.add_parser("reproduce", help="run the E1 sweep and every check; write figures and paper_checks.md")
     rep.add_argument("--full", action="store_true",
-                     help="ten times the trials of the quick profile, and every E2 bandit sweep at the paper's "
-                     "settings (the bandit alone: some 9 hours on 2 cores), and E3's sweep of the labyrinths "
-                     "(some 8 hours more)")
+                     help="ten times the trials of the quick profile; every block of the paper-scale E2 and E3 "
+                     "runs under OUT/paper run (resuming: stored runs are kept; the whole sweeps of both papers' "
+                     "experiments take days on 2 cores), and every stored run recomputed whole and compared")
     rep.add_argument("--out", default="results", metavar="DIR", help="where results and figures go (default results)")
     rep.add_argument("--report", default="paper_checks.md", metavar="PATH", help="the report to write (default paper_checks.md)")
     rep.add_argument("--seed", type=int, default=0, help="seed of every instance and of the noise (default 0)")

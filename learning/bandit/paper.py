@@ -22,6 +22,12 @@ from learning.stored import load_block
 from theory.checks import NOT_YET, CheckResult
 
 SEEDS = tuple(range(6))
+# plain SGD (the optimiser control): a pilot of 300 steps at seed 0 over a wide grid of rates (the
+# REINFORCE gradient is small, and SG's mixed one far larger), and the rate of each method with the
+# largest area under its pilot reward curve
+SGD_PILOT_STEPS = 300
+SGD_PILOT_LRS = {"sg": (1e-4, 1e-3, 1e-2, 1e-1, 1.0), "bp": (1e-1, 1.0, 10.0, 100.0, 1000.0)}
+SGD_LR = {"sg": None, "bp": None}
 BASE = DEFAULTS | {"probe_points": 10, "probe_draws": 32}
 PREFIX_STEPS = 100
 DISCRETE = ("eval",)
@@ -42,6 +48,11 @@ def blocks(base: dict = BASE, seeds=SEEDS) -> dict:
         if task.key not in seen:
             seen.add(task.key)
             unique.append(task)
+    pilot = [t for method, lrs in SGD_PILOT_LRS.items() for lr in lrs
+             for t in sweep_tasks("methods", base | {"optimizer": "sgd", "lr": lr, "steps": SGD_PILOT_STEPS,
+                                                     "probe_points": 0}, (min(seeds),), (method,))]
+    sgd = [t for method, lr in SGD_LR.items() if lr is not None
+           for t in sweep_tasks("methods", base | {"optimizer": "sgd", "lr": lr}, seeds, (method,))]
     return {
         "methods": sweep("methods"),
         "p_flip": sweep("p_flip", ("sg", "bp")),
@@ -50,6 +61,8 @@ def blocks(base: dict = BASE, seeds=SEEDS) -> dict:
         "parents": sweep("parents"),
         "ablation": sweep("ablation"),
         "controls": ("controls", unique),
+        "sgd-pilot": ("sgd-pilot", pilot),
+        "controls-sgd": ("controls", sgd),
     }
 
 

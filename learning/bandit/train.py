@@ -33,6 +33,7 @@ from runner.target import compile_target
 
 METHODS = ("sg", "sg-fixed", "bp", "mlp")
 EVAL_POINTS = 20  # the paper's number of evaluations
+SGD_MAX_LR = 1e4
 PAPER_LR = {"sg": 5e-3, "sg-fixed": 5e-3, "bp": 1e-3, "mlp": 2e-5}
 
 DEFAULTS = {
@@ -85,14 +86,20 @@ def full_config(config: dict) -> dict:
     cfg = {**DEFAULTS, **config}
     if cfg["method"] not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {cfg['method']!r}")
+    if cfg["sg_init"] not in ("policy", "zero"):
+        raise ValueError(f"sg_init must be 'policy' or 'zero', got {cfg['sg_init']!r}")
+    if cfg["optimizer"] not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {cfg['optimizer']!r}")
     if cfg["lr"] is None:
         cfg["lr"] = PAPER_LR[cfg["method"]]
     for name in ("lam", "lam_momentum", "p_flip"):
         if not _is_number(cfg[name]) or not 0.0 <= cfg[name] <= 1.0:
             raise ValueError(f"{name} must be a number in [0, 1], got {cfg[name]!r}")
+    # plain SGD steps by the gradient itself, which REINFORCE makes small: its rate may exceed 1
+    top = {"lr": SGD_MAX_LR if cfg["optimizer"] == "sgd" else 1.0, "sg_lr": 1.0}
     for name in ("lr", "sg_lr"):
-        if not _is_number(cfg[name]) or not 0.0 < cfg[name] <= 1.0:
-            raise ValueError(f"{name} must be a number in (0, 1], got {cfg[name]!r}")
+        if not _is_number(cfg[name]) or not 0.0 < cfg[name] <= top[name]:
+            raise ValueError(f"{name} must be a number in (0, {top[name]:g}], got {cfg[name]!r}")
     if cfg["eval_points"] is None and _is_int(cfg["steps"]):
         cfg["eval_points"] = min(EVAL_POINTS, cfg["steps"])  # the paper's 20, at most one per step
     for name in _POSITIVE_INTS:
@@ -116,10 +123,6 @@ def full_config(config: dict) -> dict:
         raise ValueError(f"first_inputs must be an integer >= 1 or null, got {cfg['first_inputs']!r}")
     if not _is_int(cfg["seed"]) or cfg["seed"] < 0:
         raise ValueError(f"seed must be an integer >= 0, got {cfg['seed']!r}")
-    if cfg["sg_init"] not in ("policy", "zero"):
-        raise ValueError(f"sg_init must be 'policy' or 'zero', got {cfg['sg_init']!r}")
-    if cfg["optimizer"] not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {cfg['optimizer']!r}")
     if cfg["dtype"] not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {cfg['dtype']!r}")
     cfg["classes"] = [int(c) for c in cfg["classes"]]

@@ -13,7 +13,8 @@ from learning.bandit.sweeps import PROBE_FIELDS, sweep_points, sweep_tasks, writ
 from learning.tables import load_manifest
 from runner.tasks import record, result_path, save_atomic
 
-E2_FIGURES = [name for name in figures.FIGURES if name.startswith("e2_")]
+# the controls are a block of the paper-scale runs, not a sweep of `sgbp bandit` (test below)
+E2_FIGURES = [name for name in figures.FIGURES if name.startswith("e2_") and name != "e2_controls"]
 BASE = dict(DEFAULTS) | {"steps": 40, "eval_points": 5, "layers": 3, "probe_points": 2}
 
 
@@ -79,3 +80,26 @@ def test_tables_hold_every_run_once(tmp_path):
     rewards = [e["reward"] for e in one]
     assert float(rows[0]["final_reward"]) == pytest.approx(rewards[-1], rel=1e-12)
     assert float(rows[0]["auc"]) == pytest.approx(np.mean([(a + b) / 2 for a, b in zip(rewards, rewards[1:])]))
+
+
+def test_the_controls_figure_draws_each_control_group(tmp_path, monkeypatch):
+    """SG adaptive and BP at both shared learning rates, and SG from zero: five curves, each named."""
+    folder = tmp_path / BANDIT_DIR
+    tasks = []
+    for extra, methods in (({"lr": 1e-3}, ("sg", "bp")), ({"lr": 5e-3}, ("sg", "bp")), ({"sg_init": "zero"}, ("sg",))):
+        tasks += sweep_tasks("methods", BASE | extra, (0, 1), methods)
+    for task in tasks:
+        save_atomic(result_path(folder / "runs", task.key), record(task, _result(task.config)))
+    save_atomic(folder / "sweeps.json", json.dumps({"controls": {"keys": [t.key for t in tasks], "seeds": [0, 1],
+                                                                 "points": []}}))
+    from figures import bandit
+
+    legends = []
+    real = bandit.save
+    monkeypatch.setattr(bandit, "save", lambda fig, out, name: legends.append(
+        [t.get_text() for t in fig.axes[0].get_legend().get_texts()]) or real(fig, out, name))
+    paths = figures.draw(tmp_path, ["e2_controls"])
+    assert [p.stem for p in paths] == ["e2_controls"] * 2
+    curves = [t for t in legends[0] if "seeds" in t]
+    assert len(curves) == 5 and sum("SG from zero" in t for t in curves) == 1
+    assert sum("lr 0.001" in t for t in curves) == 2 and sum("BP, lr 0.005" in t for t in curves) == 1

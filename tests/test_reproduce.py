@@ -6,6 +6,7 @@ import pytest
 
 import figures
 from montecarlo.sweep import expert_configs, read_csv, run_sweep
+from learning.bandit.mechanism import MEASURES
 from sgbp import reproduce_cmd
 from sgbp.cli import main
 from theory.checks import INCONCLUSIVE, PASS
@@ -84,13 +85,16 @@ def test_report_has_every_claim_and_result(run):
 def test_every_check_passes_or_is_not_yet_reproduced(run):
     """An engine or evaluator bug that makes a check FAIL (or INCONCLUSIVE) turns this red. Only the
     learning experiments (C3, C8, C9), whose test profile is far too short to decide, may be
-    INCONCLUSIVE; none of them may FAIL."""
+    INCONCLUSIVE; none of them may FAIL. The stored runs of the test profile, recomputed whole,
+    must reproduce (C8-stored, C9-stored PASS)."""
     _, _, checks = run
     experiments = {"C3", "C8", "C9"}
+    # the mechanism rows report what the probes of the tiny runs find, whichever way it goes
+    mechanism = set(MEASURES)
     bad = [f"{c.id} {c.status}: {c.numbers}" for c in checks
-           if c.status != PASS and not (c.id in experiments and c.status == INCONCLUSIVE)]
+           if c.status != PASS and c.id not in mechanism and not (c.id in experiments and c.status == INCONCLUSIVE)]
     assert not bad, "\n".join(bad)
-    assert experiments <= {c.id for c in checks}
+    assert experiments | mechanism | {"C8-stored", "C9-stored"} <= {c.id for c in checks}
 
 
 def test_same_seed_same_rows(run):

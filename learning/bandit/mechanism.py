@@ -66,6 +66,16 @@ def median_ratio(runs: dict, field: str) -> float | None:
     return float(np.median(values)) if values else None
 
 
+def _shape(runs: dict) -> str:
+    """What the probed runs are: steps, probes per run, layers."""
+    sg = [r for r in runs.values() if r["config"]["method"] == "sg" and r["result"].get("probes")]
+    steps = sorted({r["config"]["steps"] for r in sg})
+    probes = sorted({len(r["result"]["probes"]) for r in sg})
+    layers = sorted({r["config"]["layers"] for r in sg})
+    return (f"{'/'.join(map(str, steps))} steps, probes at {'/'.join(map(str, probes))} steps x "
+            f"{'/'.join(map(str, layers))} layers")
+
+
 def mechanism_rows(runs: dict) -> list[CheckResult]:
     """One row per measure from the stored SG-adaptive runs at p_flip 0.4 (the methods block)."""
     rows = []
@@ -80,7 +90,8 @@ def mechanism_rows(runs: dict) -> list[CheckResult]:
             continue
         test = paired_test(list(seeds.values()))
         unit = "mean log(BP / mixture)" if kind == "log" else "mean difference mixture - BP"
-        numbers = (f"{len(seeds)} seeds of SG adaptive, 1,500 steps, probes at 10 steps x 5 layers: {unit} "
+        shape = _shape(runs)
+        numbers = (f"{len(seeds)} seeds of SG adaptive, {shape}: {unit} "
                    f"{test['mean']:+.3g} (SE {test['se']:.2g}), t = {test['t']:.2f} against +-{test['t_crit']:.2f}")
         if kind == "log":
             numbers += f" (a ratio BP / mixture of {math.exp(test['mean']):.3g})"

@@ -47,7 +47,9 @@ SWEEP_SETS = {"run": (), "methods": ("method",), "p_flip": ("method", "p_flip"),
               "parents": ("method", "parents"), "ablation": ("method", "lam")}
 TABLE_FIELDS = ("key", "method", "p_flip", "lr", "parents", "lam", "seed", "steps")
 PROBE_FIELDS = ("mse_bp", "mse_sg", "mse_mix", "bias_sq_sg", "var_bp", "var_sg", "cov", "lambda_star",
-                "lambda_adaptive")
+                "lambda_adaptive", "norm_g", "scale_bp", "scale_sg", "scale_mix", "cos_bp", "cos_sg", "cos_mix",
+                "mcos_star", "mse_star", "mse_rescaled_bp", "mse_rescaled_sg", "mse_rescaled_mix", "adam_mse_bp",
+                "adam_mse_sg", "adam_mse_mix", "adam_cos_bp", "adam_cos_sg", "adam_cos_mix")
 
 
 def sweep_points(name: str, base: dict, methods=None) -> list[dict]:
@@ -167,7 +169,7 @@ def write_tables(out: Path) -> None:
         for entry in result.get("lambda", []):
             lams += [[key, entry["step"], layer + 1, value] for layer, value in enumerate(entry["layers"])]
         for entry in result.get("probes", []):
-            probes += [[key, entry["step"], layer + 1] + [m[f] for f in PROBE_FIELDS]
+            probes += [[key, entry["step"], layer + 1] + [m.get(f) for f in PROBE_FIELDS]
                        for layer, m in enumerate(entry["layers"])]
     save_atomic(out / "runs.csv", csv_text(TABLE_FIELDS + ("final_reward", "auc", "seconds"), summary))
     save_atomic(out / "eval.csv", csv_text(("key", "step", "reward"), evals))

@@ -69,6 +69,13 @@ def _setting(config: dict, skip=()) -> str:
     return ", ".join(v for k, v in parts.items() if k not in skip)
 
 
+def _reward_axes(ax, title: str) -> None:
+    ax.set_xlabel("training step (batch of 64 contexts)")
+    ax.set_ylabel("noise-free eval reward")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+
+
 def reward_vs_step(data: dict, outdir: Path) -> list[Path]:
     """Noise-free eval reward against training step for each method variant (sweep 'methods')."""
     runs = _runs_of(data, "methods")
@@ -84,10 +91,7 @@ def reward_vs_step(data: dict, outdir: Path) -> list[Path]:
         for method, values in AUTHORS_SEED0.items():
             ax.plot(AUTHORS_STEPS, values, "x", color=METHOD_COLORS[method], ms=8, mew=2,
                     label=f"authors' code, seed 0: {METHOD_TITLES[method]}")
-    ax.set_xlabel("training step (batch of 64 contexts)")
-    ax.set_ylabel("noise-free eval reward")
-    ax.set_title(f"E2: {_setting(runs[0]['config'])}", fontsize=10)
-    ax.legend(fontsize=7)
+    _reward_axes(ax, f"E2: {_setting(runs[0]['config'])}")
     return save(fig, outdir, "e2_reward_vs_step")
 
 
@@ -108,10 +112,7 @@ def controls(data: dict, outdir: Path) -> list[Path]:
         ax.plot(steps, mean, color=color, ls=styles.get(lr, ":"), lw=1.6, label=f"{label} ({len(rows)} seeds)")
         ax.fill_between(steps, mean - se, mean + se, color=color, alpha=0.15, lw=0)
     _chance(ax, runs)
-    ax.set_xlabel("training step (batch of 64 contexts)")
-    ax.set_ylabel("noise-free eval reward")
-    ax.set_title(f"E2 controls: {_setting(runs[0]['config'])}", fontsize=10)
-    ax.legend(fontsize=7)
+    _reward_axes(ax, f"E2 controls: {_setting(runs[0]['config'])}")
     return save(fig, outdir, "e2_controls")
 
 

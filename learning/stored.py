@@ -88,5 +88,16 @@ def prefix_check(record: dict, recompute, view, length: int, discrete=()) -> dic
             "mismatches": compare_numbers(stored_view, fresh_view, exact, discrete)}
 
 
-def coverage_text(done: int, planned: int, what: str) -> str:
-    return f"{what}: {done} of {planned} runs stored"
+def load_plan(folder: Path, plan: dict) -> dict:
+    """{key: record} of every run of a plan ({block: (sweep name, tasks)}) stored under folder."""
+    stored = {}
+    for _, (_, tasks) in plan.items():
+        stored |= load_block(folder, tasks)
+    return stored
+
+
+def missing_text(plan: dict, stored: dict) -> str:
+    """What of the plan is not stored yet, block by block."""
+    missing = [f"{name} {sum(t.key not in stored for t in tasks)} of {len(tasks)}"
+               for name, (_, tasks) in plan.items() if any(t.key not in stored for t in tasks)]
+    return f"not yet run: {', '.join(missing)}" if missing else "every block of the plan is stored"

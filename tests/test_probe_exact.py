@@ -18,6 +18,7 @@ from learning.bandit.train import Learner, full_config
 from learning.nets.mixing import LayerLambdas
 from learning.nets.sparsenet import SparseNet, flat_grads
 from learning.nets.synthetic import SyntheticGradients
+from tests.test_learning_routed import finite_difference
 
 P_FLIP, ACTIONS, B = 0.3, 4, 3
 
@@ -47,18 +48,9 @@ def expected_reward(net, x, y) -> float:
     return float(np.mean(np.sum(pi * q, axis=1)))
 
 
-def fd_gradient(f, arr, h=1e-6) -> np.ndarray:
-    out = np.empty(arr.size)
-    flat = arr.reshape(-1)
-    for i in range(arr.size):
-        keep = flat[i]
-        flat[i] = keep + h
-        up = f()
-        flat[i] = keep - h
-        down = f()
-        flat[i] = keep
-        out[i] = (up - down) / (2 * h)
-    return out.reshape(arr.shape)
+def fd_gradient(f, arr) -> np.ndarray:
+    """Central differences of f over every entry of arr."""
+    return finite_difference(f, arr, list(np.ndindex(arr.shape))).reshape(arr.shape)
 
 
 def test_the_expected_gradient_is_minus_the_gradient_of_the_expected_reward():

@@ -18,7 +18,7 @@ from dataclasses import replace
 from learning.bandit.claims import c8_check, paired_areas
 from learning.bandit.sweeps import sweep_tasks
 from learning.bandit.train import DEFAULTS, train
-from learning.stored import load_block
+from learning.stored import load_plan, missing_text
 from theory.checks import NOT_YET, CheckResult
 
 SEEDS = tuple(range(6))
@@ -121,19 +121,14 @@ def c8_stored(plan: dict, stored: dict) -> CheckResult:
         return CheckResult(id="C8", statement=row.statement, method=NOT_YET, status=NOT_YET,
                            numbers="no stored paper-scale run of SG adaptive and BP at p_flip 0.4 "
                            "(results/paper/e2; `sgbp reproduce --full` runs them)", figure=None)
-    missing = [f"{name} {sum(t.key not in stored for t in tasks)} of {len(tasks)}"
-               for name, (_, tasks) in plan.items() if any(t.key not in stored for t in tasks)]
     numbers = (f"stored paper-scale runs (1,500 steps, batch 64, the paper's learning rates): {row.numbers}. "
                    f"Covers seeds {sorted({stored[t.key]['config']['seed'] for t in pair if t.key in stored})} "
                    f"of SG adaptive and BP at p_flip 0.4 ({have} of {len(pair)} runs)"
-                   + (f"; not yet run: {', '.join(missing)}" if missing else "; every block of the paper's sweep is stored"))
+                   + f"; {missing_text(plan, stored)}")
     return replace(row, numbers=numbers)
 
 
 def load_stored(folder, plan: dict | None = None) -> tuple[dict, dict]:
     plan = blocks() if plan is None else plan
-    stored = {}
-    for _, (_, tasks) in plan.items():
-        stored |= load_block(folder, tasks)
-    return plan, stored
+    return plan, load_plan(folder, plan)
 

@@ -69,6 +69,14 @@ def adam_update(opt, l: int, g: dict) -> np.ndarray:
     return _neuron_vectors({"weights": out[0], "bias": out[1]})
 
 
+def _add_update(adam: dict, name: str, l: int, u: np.ndarray, ug: np.ndarray) -> None:
+    """Accumulate one draw's Adam update u against the exact gradient's ug: squared error, size, cosine."""
+    adam[f"se_{name}"][l] += float(np.sum((u - ug) ** 2))
+    uu = float(np.sum(u * u))
+    adam[f"uu_{name}"][l] += uu
+    adam[f"cos_{name}"][l] += _cosine(np.sum(u * ug), np.sqrt(uu), np.sqrt(np.sum(ug ** 2)))
+
+
 def _moment_measures(ee: float, eg: float, gg: float) -> tuple:
     """(scale ratio, moment cosine, rescaled MSE) from E|E|^2, E<E, g>, |g|^2."""
     if ee <= 0 or gg <= 0:
@@ -138,11 +146,7 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
             acc["xx"][l] += xx
             acc["xg"][l] += _dot(X, G[l])
             if with_adam:
-                u = adam_update(opt, l, bp[l])
-                adam["se_bp"][l] += float(np.sum((u - UG[l]) ** 2))
-                uu = float(np.sum(u * u))
-                adam["uu_bp"][l] += uu
-                adam["cos_bp"][l] += _cosine(np.sum(u * UG[l]), np.sqrt(uu), np.sqrt(np.sum(UG[l] ** 2)))
+                _add_update(adam, "bp", l, adam_update(opt, l, bp[l]), UG[l])
             cos["bp"][l] += _cosine(np.sum(X * G[l]), np.sqrt(xx.sum()), g_norm[l])
             sum_x[l] += X
             if with_sg:
@@ -155,11 +159,7 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
                 mix_moments["zz"][l] += zz
                 mix_moments["zg"][l] += float(np.sum(Z * G[l]))
                 if with_adam:
-                    u = adam_update(opt, l, mixed[l])
-                    adam["se_mix"][l] += float(np.sum((u - UG[l]) ** 2))
-                    uu = float(np.sum(u * u))
-                    adam["uu_mix"][l] += uu
-                    adam["cos_mix"][l] += _cosine(np.sum(u * UG[l]), np.sqrt(uu), np.sqrt(np.sum(UG[l] ** 2)))
+                    _add_update(adam, "mix", l, adam_update(opt, l, mixed[l]), UG[l])
     out = []
     K = float(draws)
     for l in range(L):

@@ -16,7 +16,7 @@ from dataclasses import replace
 from learning.rl.claims import BPTT, SG, c9_check
 from learning.rl.sweeps import PAPER, sweep_tasks
 from learning.rl.train import PER_UPDATE, SG_PER_UPDATE, train_rl
-from learning.stored import load_block
+from learning.stored import load_plan, missing_text
 from theory.checks import NOT_YET, CheckResult
 
 PREFIX_UPDATES = 10
@@ -78,18 +78,12 @@ def c9_stored(plan: dict, stored: dict) -> CheckResult:
         return CheckResult(id="C9", statement=row.statement, method=NOT_YET, status=NOT_YET,
                            numbers="no stored paper-scale SparseNet run (results/paper/e3; `sgbp reproduce --full` "
                            "runs them)", figure=None)
-    missing = [f"{name} {sum(t.key not in stored for t in tasks)} of {len(tasks)}"
-               for name, (_, tasks) in plan.items() if any(t.key not in stored for t in tasks)]
     envs = sorted({r["config"]["env"] for r in stored.values() if r["config"]["model"] == SG})
     numbers = (f"stored paper-scale runs ({PAPER['updates']} updates): {row.numbers}. Environments judged: "
-                   f"{', '.join(envs)}" + (f"; not yet run: {', '.join(missing)}" if missing
-                                           else "; every block of the paper's sweep is stored"))
+                   f"{', '.join(envs)}; {missing_text(plan, stored)}")
     return replace(row, numbers=numbers)
 
 
 def load_stored(folder, plan: dict | None = None) -> tuple[dict, dict]:
     plan = blocks() if plan is None else plan
-    stored = {}
-    for _, (_, tasks) in plan.items():
-        stored |= load_block(folder, tasks)
-    return plan, stored
+    return plan, load_plan(folder, plan)

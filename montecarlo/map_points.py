@@ -19,8 +19,10 @@ from theory.regime_map import MapSpec, point_params
 MAP_STREAM = 12  # keeps these noise streams apart from the checks' (montecarlo.checks)
 
 
-def simulate_points(spec: MapSpec, grid: dict, points: list[tuple[int, int]], trials: int, seed: int) -> list[dict]:
-    """One dict per (row, column) of `points`: the point's parameters, exact and simulated values, z."""
+def simulate_points(spec: MapSpec, grid: dict, points: list[tuple[int, int]], trials: int, seed: int,
+                    progress=None) -> list[dict]:
+    """One dict per (row, column) of `points`: the point's parameters, exact and simulated values, z.
+    progress: callable (done, total) over the points."""
     check_int("mc-trials", trials, 2)
     check_int("seed", seed, 0)
     engines: dict[int, ExpertEngine] = {}
@@ -44,4 +46,6 @@ def simulate_points(spec: MapSpec, grid: dict, points: list[tuple[int, int]], tr
             "z_ratio": log_ratio_z(mc.ratio, mc.ratio_ci, exact["ratio"]) if math.isfinite(exact["ratio"]) else math.nan,
             "z_mix": z_score(mc.mse_mix, mc.se_mix, exact["mse_mix"]),
         })
+        if progress is not None:
+            progress(len(out), len(points))
     return out

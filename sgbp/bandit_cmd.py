@@ -112,7 +112,7 @@ def run_bandit(args) -> int:
           file=sys.stderr)
     try:
         results = run_sweep(args.sweep, base, args.seeds, out, methods=args.methods,
-                            progress=Progress(f"bandit {args.sweep}"), **options)
+                            progress=Progress(f"bandit {args.sweep}", unit="run"), **options)
     except RunFailures as err:
         print(f"sgbp: error: {err}", file=sys.stderr)
         return 1

@@ -53,7 +53,7 @@ def run_expert(args) -> int:
         instances[keys[0]] = make_expert_instance(*keys[0])
     if args.save_instance:
         instances[keys[0]].save(args.save_instance)
-    progress = Progress("explore expert") if len(configs) > 1 else None
+    progress = Progress("explore expert", unit="config") if len(configs) > 1 else None
     runner = runner_options(args)
     if runner["workers"] == 1 and runner["scheduler"] is None:
         rows = run_sweep(configs, args.trials, args.seed, progress=progress, instances=instances)

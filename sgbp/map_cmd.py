@@ -19,6 +19,7 @@ import numpy as np
 from figures.regime_map import draw_map
 from montecarlo.checks import Z_TOL
 from montecarlo.map_points import simulate_points
+from runner.progress import Progress
 from runner.tasks import save_atomic
 from sgbp.args import add_expert_args, check_case_arg
 from theory.checks import CheckResult, outcome
@@ -77,7 +78,8 @@ def build_map(spec: MapSpec, name: str, mc_points: int, mc_trials: int, seed: in
     seconds = {"exact": time.perf_counter() - start}
     points = pick_points(len(grid["ys"]), len(grid["xs"]), mc_points)
     start = time.perf_counter()
-    mc = simulate_points(spec, grid, points, mc_trials, seed) if points else []
+    bar = Progress(f"{name}: Monte Carlo points", unit="point")
+    mc = simulate_points(spec, grid, points, mc_trials, seed, bar) if points else []
     seconds["monte_carlo"] = time.perf_counter() - start
     return grid, map_record(spec, grid, name, mc), seconds
 

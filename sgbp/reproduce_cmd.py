@@ -156,7 +156,7 @@ def learning_plans(profile: str) -> dict | None:
 def e1_rows(configs: list[dict], trials: int, seed: int, out: Path, runner: dict) -> list[dict]:
     """The E1 sweep in this process; with a scheduler or several workers, one task per configuration,
     each saved under out/tasks/e1 as it finishes, so an interrupted run resumes there. Same rows."""
-    progress = Progress("E1 sweep")
+    progress = Progress("E1 sweep", unit="config")
     if runner.get("scheduler") is None and runner.get("workers", 1) == 1:
         return run_sweep(configs, trials, seed, progress=progress)
     return run_sweep_tasks(configs, trials, seed, out / "tasks" / "e1", progress, **runner)

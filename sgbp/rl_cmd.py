@@ -72,7 +72,7 @@ def run_rl(args) -> int:
                         extra={"sg_lr": args.sg_lr})
     out = Path(args.out)
     options = runner_options(args)
-    bar = Progress(f"E3 RL, {len(tasks)} run(s)")
+    bar = Progress(f"E3 RL, {len(tasks)} run(s)", unit="update")
     total = len(tasks) * s["updates"]
     finished = 0
 

@@ -25,6 +25,10 @@ TINY_ARGS = [a for k, v in TINY.items() for a in (f"--{k.replace('_', '-')}", st
     (["--seeds", "3-1"], "--seeds"),
     (["--seeds", "x"], "--seeds"),
     (["--sweep", "temperature"], "sweep must be one of"),
+    (["--optimizer", "rmsprop"], "optimizer must be 'adam' or 'sgd'"),
+    (["--sg-init", "small"], "sg_init must be 'policy' or 'zero'"),
+    (["--lr", "2"], "lr must be a number in (0, 1]"),
+    (["--lr", "2e4", "--optimizer", "sgd"], "lr must be a number in (0, 10000]"),
     (["--sweep", "p_flip", "--p-flip", "0.1"], "--p-flip: sweep p_flip sets it"),
     (["--sweep", "lr", "--lr", "0.1"], "--lr: sweep lr sets it"),
     (["--sweep", "methods", "--method", "bp"], "--method: sweep methods sets it"),
@@ -153,3 +157,13 @@ def test_results_do_not_depend_on_the_worker_count(tmp_path, capsys):
     assert all(not v["probes"] for k, v in one.items() if not k.startswith("sg_"))
     text = capsys.readouterr().out
     assert "final reward" in text and "sg " in text and "mlp " in text
+
+
+def test_a_run_shorter_than_the_default_evaluations_evaluates_every_step(tmp_path, capsys):
+    """The default of 20 evaluations adapts to a shorter run (one per step at most); only an explicit
+    value above the steps is refused (the case above)."""
+    args = [a for k, v in TINY.items() if k not in ("steps", "eval_points") for a in (f"--{k.replace('_', '-')}", str(v))]
+    assert main(["bandit", "--method", "bp", "--steps", "3", "--out", str(tmp_path), *args]) == 0
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
+    assert record["config"]["eval_points"] == 3 and [e["step"] for e in record["result"]["eval"]] == [1, 2, 3]
+    assert record["result"]["target"]["cpu"] and record["result"]["cpu_seconds"] > 0

@@ -2,9 +2,10 @@
 
 quick (the default): no learning run is judged on a setting the paper did not use. The stored runs
 under `<paper>/e2` and `<paper>/e3` are loaded, a prefix of a few of them is recomputed with the
-current code and compared (learning.stored), C8 and C9 are judged from the stored runs, and the rows
-C8-stored and C9-stored say whether the stored runs of E2 and E3 still reproduce. full: every block of both experiments is
-run (resuming: a stored run is kept), and every stored run is recomputed whole and compared.
+current code and compared (learning.stored), C8, C9 and the mechanism rows are judged from the stored
+runs, and the rows C8-stored and C9-stored say whether the stored runs of E2 and E3 still reproduce.
+full: every block of both experiments is run (resuming: a stored run is kept), and every stored run
+is recomputed whole and compared.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from theory.checks import FAIL, NOT_YET, PASS, CheckResult
 
 PAPER_DIR = "paper"  # inside a reproduce results folder: e2/ and e3/ of the stored runs
 EXPERIMENTS = {
-    "E2": {"module": bandit_paper, "folder": "e2", "unit": "step", "length": bandit_paper.PREFIX_STEPS},
-    "E3": {"module": rl_paper, "folder": "e3", "unit": "update", "length": rl_paper.PREFIX_UPDATES},
+    "E2": {"module": bandit_paper, "folder": "e2", "unit": "step", "length": bandit_paper.PREFIX_STEPS,
+           "tables": write_bandit_tables},
+    "E3": {"module": rl_paper, "folder": "e3", "unit": "update", "length": rl_paper.PREFIX_UPDATES,
+           "tables": write_rl_tables},
 }
 
 
@@ -35,13 +38,13 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def write_tables(folder: Path, module, plan: dict, stored: dict) -> None:
-    """The sweeps.json and CSV tables of the stored runs (what the figures read)."""
+def write_tables(folder: Path, spec: dict, plan: dict, stored: dict) -> None:
+    """The sweeps.json and CSV tables of an experiment's stored runs (what the figures read)."""
     folder = Path(folder)
     if not stored:
         return
-    save_atomic(folder / "sweeps.json", json.dumps(module.manifest(plan, stored), indent=1, sort_keys=True) + "\n")
-    (write_bandit_tables if module is bandit_paper else write_rl_tables)(folder)
+    save_atomic(folder / "sweeps.json", json.dumps(spec["module"].manifest(plan, stored), indent=1, sort_keys=True) + "\n")
+    spec["tables"](folder)
 
 
 ROW_IDS = {"E2": "C8-stored", "E3": "C9-stored"}
@@ -106,7 +109,7 @@ def paper_stage(out: Path, profile: str, workers: int = 2, plans: dict | None = 
         if profile == "full":
             run_blocks(folder, module, plan, workers)
         plan, stored = module.load_stored(folder, plan)
-        write_tables(folder, module, plan, stored)
+        write_tables(folder, spec, plan, stored)
         checks = recheck(folder, module, plan, stored, spec["length"] if profile == "quick" else None, spec["unit"])
         rows[name] = (module, plan, stored, checks)
     e2, e3 = rows["E2"], rows["E3"]
@@ -129,7 +132,7 @@ def run_named_blocks(out: Path, names: list[str], workers: int = 2) -> None:
             raise ValueError(f"block: {experiment} has {', '.join(plan)}, got {block!r}")
         run_blocks(folder, module, {block: plan[block]}, workers)
         _, stored = module.load_stored(folder, plan)
-        write_tables(folder, module, plan, stored)
+        write_tables(folder, spec, plan, stored)
 
 
 if __name__ == "__main__":

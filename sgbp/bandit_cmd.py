@@ -66,8 +66,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--sg-init", help="the SG predictors' initial weights: policy (N(0, 1/q), the authors') or zero "
                    "(default policy)")
     p.add_argument("--optimizer", help="the policy's optimiser: adam (the paper's) or sgd (default adam)")
-    p.add_argument("--out", default="results/e2", metavar="DIR",
-                   help="results folder (default results/e2, which `sgbp figures` reads)")
+    p.add_argument("--out", default="results/bandit", metavar="DIR",
+                   help="results folder (default results/bandit; `sgbp figures` draws the stored paper-scale "
+                   "runs of results/paper/e2)")
     add_runner_args(p)
     p.set_defaults(run=run_bandit)
 

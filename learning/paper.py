@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from learning.bandit import paper as bandit_paper
-from learning.bandit.mechanism import mechanism_rows
+from learning.bandit.mechanism import control_rows, mechanism_rows
 from learning.bandit.sweeps import write_tables as write_bandit_tables
 from learning.rl import paper as rl_paper
 from learning.rl.sweeps import write_tables as write_rl_tables
@@ -116,7 +116,7 @@ def paper_stage(out: Path, profile: str, workers: int = 2, plans: dict | None = 
     methods = {t.key: e2[2][t.key] for t in e2[1]["methods"][1] if t.key in e2[2]} if "methods" in e2[1] else {}
     return ([bandit_paper.c8_stored(e2[1], e2[2]), rl_paper.c9_stored(e3[1], e3[2]),
              reproduce_row("E2", e2[3], profile == "full"), reproduce_row("E3", e3[3], profile == "full")]
-            + mechanism_rows(methods))
+            + mechanism_rows(methods) + control_rows(e2[2]))
 
 
 def run_named_blocks(out: Path, names: list[str], workers: int = 2) -> None:

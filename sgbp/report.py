@@ -30,6 +30,10 @@ SUFFIX_SOURCES = {
     "cos": "this toolkit: the mechanism, probes inside the network",
     "adam-mse": "this toolkit: the mechanism, probes inside the network",
     "adam-cos": "this toolkit: the mechanism, probes inside the network",
+    "lr1e-3": "this toolkit: a control of the mechanism",
+    "lr5e-3": "this toolkit: a control of the mechanism",
+    "zero": "this toolkit: a control of the mechanism",
+    "sgd": "this toolkit: a control of the mechanism",
 }
 
 

@@ -207,3 +207,28 @@ def test_mechanism_rows_have_the_known_verdict_for_every_measure(ratios, gaps, s
     assert all(r.status == status for r in rows.values()), {k: r.status for k, r in rows.items()}
     assert "3 seeds" in rows["C8-mse"].numbers and "|SG term| / |g| 4" in rows["C8-mse"].numbers
     assert mechanism_rows({})[0].status == NOT_YET
+
+
+def test_control_rows_pair_the_groups_by_seed_with_the_known_verdict():
+    from learning.bandit.mechanism import CONTROLS, control_rows
+
+    def run(method, lr, seed, area, init="policy", optimizer="adam"):
+        config = dict(TINY, method=method, lr=lr, seed=seed, sg_init=init, optimizer=optimizer, steps=1500, p_flip=0.4)
+        return {"config": config, "result": bandit_result(area)}
+
+    runs = {}
+    for seed in SEEDS:
+        # at 1e-3 SG is ahead on every seed (0.2, 0.25, 0.23: PASS); at 5e-3 behind (FAIL); from zero mixed
+        runs[f"a{seed}"] = run("sg", 1e-3, seed, SG_AHEAD["sg"][seed])
+        runs[f"b{seed}"] = run("bp", 1e-3, seed, SG_AHEAD["bp"][seed])
+        runs[f"c{seed}"] = run("sg", 5e-3, seed, BP_AHEAD["sg"][seed])
+        runs[f"d{seed}"] = run("bp", 5e-3, seed, BP_AHEAD["bp"][seed])
+        runs[f"e{seed}"] = run("sg", 5e-3, seed, MIXED["sg"][seed], init="zero")
+        runs[f"f{seed}"] = run("bp", 1e-3, seed + 10, 0.9)  # other seeds: not paired with the zero runs
+    rows = {r.id: r for r in control_rows(runs)}
+    assert set(rows) == set(CONTROLS)
+    assert rows["C8-lr1e-3"].status == PASS and "3 seeds" in rows["C8-lr1e-3"].numbers
+    assert rows["C8-lr5e-3"].status == FAIL
+    # zero runs against the BP runs at 1e-3 of the same seeds: differences 0.1, -0.05, 0.03, t = 0.6
+    assert rows["C8-zero"].status == INCONCLUSIVE
+    assert rows["C8-sgd"].status == NOT_YET

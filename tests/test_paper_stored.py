@@ -232,3 +232,24 @@ def test_control_rows_pair_the_groups_by_seed_with_the_known_verdict():
     # zero runs against the BP runs at 1e-3 of the same seeds: differences 0.1, -0.05, 0.03, t = 0.6
     assert rows["C8-zero"].status == INCONCLUSIVE
     assert rows["C8-sgd"].status == NOT_YET
+
+
+def test_the_sgd_control_rates_are_the_committed_pilot_best():
+    """SGD_LR must be what the stored pilot says: each method's rate with the largest area."""
+    from pathlib import Path
+
+    from learning.bandit.sweeps import reward_curve
+    from learning.tables import area_under_curve
+
+    folder = Path(__file__).resolve().parent.parent / "results" / "paper" / "e2"
+    plan = bandit_paper.blocks()
+    stored = load_block(folder, plan["sgd-pilot"][1])
+    if len(stored) < len(plan["sgd-pilot"][1]):
+        pytest.skip("the SGD pilot is not stored in this checkout")
+    best = {}
+    for task in plan["sgd-pilot"][1]:
+        area = area_under_curve(*reward_curve(stored[task.key]["result"]))
+        method = task.config["method"]
+        if method not in best or area > best[method][1]:
+            best[method] = (task.config["lr"], area)
+    assert {m: lr for m, (lr, _) in best.items()} == bandit_paper.SGD_LR

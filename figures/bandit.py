@@ -102,14 +102,16 @@ def controls(data: dict, outdir: Path) -> list[Path]:
     if not runs:
         return []
     fig, (ax,) = panels(1, width=6.6, height=4.6)
-    groups = _groups(runs, ("method", "lr", "sg_init"))
+    groups = _groups(runs, ("method", "lr", "sg_init", "optimizer"))
     styles = {5e-3: "-", 1e-3: "--"}
-    for (method, lr, init), group in groups.items():
+    for (method, lr, init, optimizer), group in groups.items():
         steps, rows = _eval_matrix(group)
         color = SG_COLOR if init == "zero" else METHOD_COLORS[method]
-        label = f"{METHOD_TITLES[method]}, lr {lr:g}" + (", SG from zero" if init == "zero" else "")
+        label = (f"{METHOD_TITLES[method]}, lr {lr:g}" + (", SG from zero" if init == "zero" else "")
+                 + (", plain SGD" if optimizer == "sgd" else ""))
         mean, se = _mean_se(rows)
-        ax.plot(steps, mean, color=color, ls=styles.get(lr, ":"), lw=1.6, label=f"{label} ({len(rows)} seeds)")
+        ax.plot(steps, mean, color=color, ls=":" if optimizer == "sgd" else styles.get(lr, "-."), lw=1.6,
+                label=f"{label} ({len(rows)} seeds)")
         ax.fill_between(steps, mean - se, mean + se, color=color, alpha=0.15, lw=0)
     _chance(ax, runs)
     _reward_axes(ax, f"E2 controls: {_setting(runs[0]['config'])}")

@@ -71,7 +71,7 @@ def reproduce_row(name: str, checks: list[dict], whole: bool) -> CheckResult:
                        status=FAIL if bad else PASS, figure=None)
 
 
-def recheck(folder: Path, module, plan: dict, stored: dict, length: int | None, unit: str) -> list[dict]:
+def recheck(module, plan: dict, stored: dict, length: int | None, unit: str) -> list[dict]:
     """Recompute the prefix (length) or the whole (None) of the stored runs the check takes."""
     tasks = module.prefix_tasks(plan, stored) if length is not None else [
         t for _, (_, ts) in plan.items() for t in ts if t.key in stored]
@@ -110,13 +110,13 @@ def paper_stage(out: Path, profile: str, workers: int = 2, plans: dict | None = 
             run_blocks(folder, module, plan, workers)
         plan, stored = module.load_stored(folder, plan)
         write_tables(folder, spec, plan, stored)
-        checks = recheck(folder, module, plan, stored, spec["length"] if profile == "quick" else None, spec["unit"])
-        rows[name] = (module, plan, stored, checks)
+        checks = recheck(module, plan, stored, spec["length"] if profile == "quick" else None, spec["unit"])
+        rows[name] = {"plan": plan, "stored": stored, "checks": checks}
     e2, e3 = rows["E2"], rows["E3"]
-    methods = {t.key: e2[2][t.key] for t in e2[1]["methods"][1] if t.key in e2[2]} if "methods" in e2[1] else {}
-    return ([bandit_paper.c8_stored(e2[1], e2[2]), rl_paper.c9_stored(e3[1], e3[2]),
-             reproduce_row("E2", e2[3], profile == "full"), reproduce_row("E3", e3[3], profile == "full")]
-            + mechanism_rows(methods) + control_rows(e2[2]))
+    methods = {t.key: e2["stored"][t.key] for t in e2["plan"].get("methods", (None, []))[1] if t.key in e2["stored"]}
+    return ([bandit_paper.c8_stored(e2["plan"], e2["stored"]), rl_paper.c9_stored(e3["plan"], e3["stored"]),
+             reproduce_row("E2", e2["checks"], profile == "full"), reproduce_row("E3", e3["checks"], profile == "full")]
+            + mechanism_rows(methods) + control_rows(e2["stored"]))
 
 
 def run_named_blocks(out: Path, names: list[str], workers: int = 2) -> None:

@@ -16,7 +16,8 @@ import math
 from pathlib import Path
 
 from runner.target import compile_target, same_target
-from runner.task import Task, saved_fn
+from runner.task import Task
+from runner.tasks import load_done
 
 # across compile targets the float32 sums round differently, and a sampled action can flip where its
 # uniform draw lies within rounding of a boundary: numbers of a prefix agree to ACROSS_TARGETS
@@ -30,25 +31,14 @@ ACROSS_ATOL = 1e-12
 DISCRETE_ATOL = 0.05
 
 
-def load_record(folder: Path, task: Task) -> dict | None:
-    """The stored record {"config", "result"} of task under folder/runs, or None; a file holding
-    another configuration under the task's key is an error."""
-    path = Path(folder) / "runs" / f"{task.key}.json"
-    if not path.exists():
-        return None
-    record = json.loads(path.read_text())
-    if saved_fn(record.get("fn")) != task.fn or record.get("config") != json.loads(json.dumps(task.config)):
-        raise ValueError(f"paper: {path} holds a run of another configuration than its key says")
-    return {"config": record["config"], "result": record["result"]}
-
-
 def load_block(folder: Path, tasks: list[Task]) -> dict:
-    """{key: record} of the tasks stored under folder (the missing ones left out)."""
+    """{key: {"config", "result"}} of the tasks stored under folder/runs (the missing ones left out);
+    a file holding another configuration under a task's key is an error (the runner's own check)."""
     out = {}
     for task in tasks:
-        record = load_record(folder, task)
-        if record is not None:
-            out[task.key] = record
+        result = load_done(task, Path(folder) / "runs")
+        if result is not None:
+            out[task.key] = {"config": json.loads(json.dumps(task.config)), "result": result}
     return out
 
 

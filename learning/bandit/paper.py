@@ -32,8 +32,8 @@ SGD_PILOT_LRS = {"sg": (1e-4, 1e-3, 1e-2, 1e-1, 1.0), "bp": (1e-1, 1.0, 10.0, 10
 SGD_LR = {"sg": 1.0, "bp": 10.0}
 BASE = DEFAULTS | {"probe_points": 10, "probe_draws": 32}
 PREFIX_STEPS = 100
-DISCRETE = ("eval",)
-POINT_KEYS = ("method", "p_flip", "lr", "parents", "lam", "sg_init", "optimizer")  # eval rewards: shares of sampled actions that are right
+DISCRETE = ("eval",)  # eval rewards: shares of sampled actions that are right
+POINT_KEYS = ("method", "p_flip", "lr", "parents", "lam", "sg_init", "optimizer")
 
 
 def blocks(base: dict = BASE, seeds=SEEDS) -> dict:
@@ -41,19 +41,15 @@ def blocks(base: dict = BASE, seeds=SEEDS) -> dict:
     def sweep(name, methods=None, extra=None):
         return name, sweep_tasks(name, base | (extra or {}), seeds, methods)
 
+    # SG at 5e-3 and BP at 1e-3 are the methods block's own runs (same keys: stored once)
     controls = []
     for lr in (1e-3, 5e-3):
         controls += sweep_tasks("methods", base | {"lr": lr}, seeds, ("sg", "bp"))
     controls += sweep_tasks("methods", base | {"sg_init": "zero"}, seeds, ("sg",))
-    seen, unique = set(), []
-    for task in controls:  # SG at 5e-3 and BP at 1e-3 are the methods block's own runs
-        if task.key not in seen:
-            seen.add(task.key)
-            unique.append(task)
     pilot = [t for method, lrs in SGD_PILOT_LRS.items() for lr in lrs
              for t in sweep_tasks("methods", base | {"optimizer": "sgd", "lr": lr, "steps": SGD_PILOT_STEPS,
                                                      "probe_points": 0}, (min(seeds),), (method,))]
-    sgd = [t for method, lr in SGD_LR.items() if lr is not None
+    sgd = [t for method, lr in SGD_LR.items()
            for t in sweep_tasks("methods", base | {"optimizer": "sgd", "lr": lr}, seeds, (method,))]
     return {
         "methods": sweep("methods"),
@@ -62,7 +58,7 @@ def blocks(base: dict = BASE, seeds=SEEDS) -> dict:
         "lr": sweep("lr"),
         "parents": sweep("parents"),
         "ablation": sweep("ablation"),
-        "controls": ("controls", unique),
+        "controls": ("controls", controls),
         "sgd-pilot": ("sgd-pilot", pilot),
         "controls-sgd": ("controls", sgd),
     }
@@ -124,9 +120,8 @@ def c8_stored(plan: dict, stored: dict) -> CheckResult:
                            numbers="no stored paper-scale run of SG adaptive and BP at p_flip 0.4 "
                            "(results/paper/e2; `sgbp reproduce --full` runs them)", figure=None)
     numbers = (f"stored paper-scale runs (1,500 steps, batch 64, the paper's learning rates): {row.numbers}. "
-                   f"Covers seeds {sorted({stored[t.key]['config']['seed'] for t in pair if t.key in stored})} "
-                   f"of SG adaptive and BP at p_flip 0.4 ({have} of {len(pair)} runs)"
-                   + f"; {missing_text(plan, stored)}")
+               f"Covers seeds {sorted({stored[t.key]['config']['seed'] for t in pair if t.key in stored})} "
+               f"of SG adaptive and BP at p_flip 0.4 ({have} of {len(pair)} runs); {missing_text(plan, stored)}")
     return replace(row, numbers=numbers)
 
 

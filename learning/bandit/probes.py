@@ -69,12 +69,13 @@ def adam_update(opt, l: int, g: dict) -> np.ndarray:
     return _neuron_vectors({"weights": out[0], "bias": out[1]})
 
 
-def _add_update(adam: dict, name: str, l: int, u: np.ndarray, ug: np.ndarray) -> None:
-    """Accumulate one draw's Adam update u against the exact gradient's ug: squared error, size, cosine."""
+def _add_update(adam: dict, name: str, l: int, u: np.ndarray, ug: np.ndarray, ug_norm: float) -> None:
+    """Accumulate one draw's Adam update u against the exact gradient's ug (norm ug_norm): squared
+    error, size, cosine."""
     adam[f"se_{name}"][l] += float(np.sum((u - ug) ** 2))
     uu = float(np.sum(u * u))
     adam[f"uu_{name}"][l] += uu
-    adam[f"cos_{name}"][l] += _cosine(np.sum(u * ug), np.sqrt(uu), np.sqrt(np.sum(ug ** 2)))
+    adam[f"cos_{name}"][l] += _cosine(np.sum(u * ug), np.sqrt(uu), ug_norm)
 
 
 def _moment_measures(ee: float, eg: float, gg: float) -> tuple:
@@ -120,6 +121,7 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
     with_adam = opt is not None and hasattr(opt, "m1")
     if with_adam:
         UG = [adam_update(opt, l, exact[l]) for l in range(L)]
+        UG_norm = [np.sqrt(np.sum(u ** 2)) for u in UG]  # once per probe, not per draw
         US = [adam_update(opt, l, {"weights": _unflat(Y[l], exact[l], "weights"), "bias": _unflat(Y[l], exact[l], "bias")})
               for l in range(L)] if with_sg else None
         adam = {k: np.zeros(L) for k in ("se_bp", "se_mix", "uu_bp", "uu_mix", "cos_bp", "cos_mix")}
@@ -146,7 +148,7 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
             acc["xx"][l] += xx
             acc["xg"][l] += _dot(X, G[l])
             if with_adam:
-                _add_update(adam, "bp", l, adam_update(opt, l, bp[l]), UG[l])
+                _add_update(adam, "bp", l, adam_update(opt, l, bp[l]), UG[l], UG_norm[l])
             cos["bp"][l] += _cosine(np.sum(X * G[l]), np.sqrt(xx.sum()), g_norm[l])
             sum_x[l] += X
             if with_sg:
@@ -159,7 +161,7 @@ def probe_sparsenet(net, sg, lambdas, x, y, p_flip: float, draws: int, rng: np.r
                 mix_moments["zz"][l] += zz
                 mix_moments["zg"][l] += float(np.sum(Z * G[l]))
                 if with_adam:
-                    _add_update(adam, "mix", l, adam_update(opt, l, mixed[l]), UG[l])
+                    _add_update(adam, "mix", l, adam_update(opt, l, mixed[l]), UG[l], UG_norm[l])
     out = []
     K = float(draws)
     for l in range(L):

@@ -117,3 +117,58 @@ def test_c3_follows_c8_and_c9(c8, c9, status):
     assert row.id == "C3" and row.status == status
     if c9 == NOT_YET and c8 != NOT_YET:
         assert "C9 not yet reproduced" in row.numbers and "E2 bandit only" in row.numbers
+
+
+def _trend_data(diff_by_seed, p_flips=(0.0, 0.1, 0.2, 0.3, 0.4)):
+    """A p_flip sweep whose BP curve is flat at 0.3 and whose SG curve is flat at 0.3 + diff(seed, p):
+    each area is its constant, so each pair's difference is diff exactly."""
+    runs = {}
+    for seed, diff in enumerate(diff_by_seed):
+        for p in p_flips:
+            runs[f"sg{seed}_{p}"] = _run("sg", seed, [0.3 + diff(p)] * 3, p)
+            runs[f"bp{seed}_{p}"] = _run("bp", seed, [0.3] * 3, p)
+    points = [{"method": m, "p_flip": p} for m in ("sg", "bp") for p in p_flips]
+    return {"sweeps": {"p_flip": {"keys": list(runs), "points": points}}, "runs": runs}
+
+
+def test_per_seed_slope_is_the_least_squares_slope():
+    from learning.bandit.claims import per_seed_slopes
+
+    # differences 0, 0.1, 0.1, 0.3, 0.3 at p = 0 .. 0.4: slope = sum((p - 0.2) d) / sum((p - 0.2)^2)
+    # = (-0.2*0 - 0.1*0.1 + 0 + 0.1*0.3 + 0.2*0.3) / 0.1 = 0.08 / 0.1 = 0.8
+    table = {0.0: 0.0, 0.1: 0.1, 0.2: 0.1, 0.3: 0.3, 0.4: 0.3}
+    slopes = per_seed_slopes(_trend_data([lambda p: table[p]]))
+    assert slopes == {0: pytest.approx(0.8, abs=1e-12)}
+
+
+@pytest.mark.parametrize("slopes, status", [
+    # the advantage grows by about 0.5 area per unit p_flip on every seed: t large
+    ((0.5, 0.45, 0.55), PASS),
+    ((-0.5, -0.45, -0.55), FAIL),
+    # growing on one seed, shrinking on another: t = 0.06
+    ((0.5, -0.5, 0.05), INCONCLUSIVE),
+])
+def test_c8_trend_has_the_known_verdict(slopes, status):
+    from learning.bandit.claims import c8_trend_check
+
+    # an offset per seed that the slope must ignore
+    data = _trend_data([lambda p, b=b, a=0.1 * i: a + b * p for i, b in enumerate(slopes)])
+    row = c8_trend_check(data)
+    assert row.id == "C8-trend" and row.status == status
+    assert f"{len(slopes)} seed(s)" in row.numbers
+    # the mean slope, printed, is the slopes' mean
+    assert f"{sum(slopes) / len(slopes):+.3f} per unit p_flip" in row.numbers
+
+
+def test_c8_trend_leaves_out_a_seed_missing_a_noise_level():
+    from learning.bandit.claims import c8_trend_check
+
+    # slopes 0.5, 0.45, 0.55: t = 17.3 against 4.303
+    data = _trend_data([lambda p: 0.5 * p, lambda p: 0.45 * p, lambda p: 0.55 * p, lambda p: -3.0 * p])
+    assert c8_trend_check(data).status == INCONCLUSIVE
+    # seed 3, strongly against the trend, lacks its BP run at p_flip 0.2: then it must not count
+    del data["runs"]["bp3_0.2"]
+    row = c8_trend_check(data)
+    assert "3 seed(s)" in row.numbers and row.status == PASS
+    # a constant advantage has no trend: slope 0 on every seed
+    assert c8_trend_check(_trend_data([lambda p: 0.2] * 3)).status == INCONCLUSIVE

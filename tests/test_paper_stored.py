@@ -84,6 +84,37 @@ def test_c8_names_missing_runs_and_is_not_yet_reproduced_without_a_pair(tmp_path
     assert row.status == NOT_YET and "no stored paper-scale run" in row.numbers
 
 
+def test_c8_12_and_the_trend_from_stored_blocks_have_the_known_verdict(tmp_path):
+    # the paper's own blocks at a tiny base: c8-12 (seeds 0-11) and p_flip (seeds 0-5, five noise levels)
+    full = bandit_paper.blocks(TINY | {"width": 16})
+    plan = {name: full[name] for name in ("methods", "p_flip", "c8-12")}
+    # SG's area 0.5 + 0.01 * (seed % 3) + 0.2 * p_flip, BP's 0.4: the advantage grows with the noise
+    def area(task):
+        c = task.config
+        return 0.5 + 0.01 * (c["seed"] % 3) + 0.2 * c["p_flip"] if c["method"] == "sg" else 0.4
+
+    for seeds in ((0, 1, 2, 3, 4, 5), tuple(range(12))):
+        for name in ("c8-12", "p_flip"):
+            for task in plan[name][1]:
+                if task.config["seed"] in seeds:
+                    write(tmp_path, task, bandit_result(area(task)), BANDIT_TRAIN)
+        p, stored = bandit_paper.load_stored(tmp_path, plan)
+        twelve, trend = bandit_paper.c8_12_stored(p, stored), bandit_paper.c8_trend_stored(p, stored)
+        if len(seeds) == 6:
+            # seeds 0-5 are C8's own: C8-12 waits for a seed beyond them
+            assert twelve.status == NOT_YET and "Covers 12 of the block's 24 runs" in twelve.numbers
+        else:
+            assert twelve.status == PASS and "12 seeds" in twelve.numbers
+        # every seed's slope is 0.2 exactly (se 0): t is infinite
+        assert trend.status == PASS and "6 seed(s)" in trend.numbers and "+0.200 per unit p_flip" in trend.numbers
+    # the trend reversed: FAIL
+    for task in plan["p_flip"][1]:
+        c = task.config
+        write(tmp_path, task, bandit_result(0.5 - 0.2 * c["p_flip"] + 0.01 * c["seed"] if c["method"] == "sg" else 0.4),
+              BANDIT_TRAIN)
+    assert bandit_paper.c8_trend_stored(*bandit_paper.load_stored(tmp_path, plan)).status == FAIL
+
+
 @pytest.mark.parametrize("sg, status", [((0.6, 0.7, 0.65), PASS), ((0.2, 0.25, 0.23), FAIL),
                                         ((0.5, 0.35, 0.45), INCONCLUSIVE)])
 def test_c9_from_stored_runs_has_the_known_verdict(tmp_path, sg, status):

@@ -8,6 +8,17 @@ standard error SE (sample standard deviation / sqrt(n)), the paired t statistic 
 with the two-sided 5% critical value of Student's t with n - 1 degrees of freedom: PASS if t is above
 it (SG adaptive learns significantly faster), FAIL if t is below minus it (BP significantly faster),
 INCONCLUSIVE otherwise or with fewer than 2 seeds.
+
+C8-12 criterion (fixed before its seeds 6-11 were run): C8's, on seeds 0-11 of SG adaptive and BP at
+p_flip = 0.4 (sweep "c8-12"), so that the verdict does not rest on the third decimal of t at 6 seeds.
+The paper's 6-seed protocol stays the row C8.
+
+C8-trend criterion (fixed before the p_flip sweep's runs below 0.4): "as reward noise grows" is the
+slope of the advantage in the noise. For each seed whose SG adaptive and BP runs are stored at every
+p_flip of the sweep (0, 0.1, 0.2, 0.3, 0.4), take the area difference SG adaptive minus BP at each
+p_flip and its least-squares slope against p_flip (area per unit p_flip). The paired test above on
+these per-seed slopes: PASS if t is above the critical value (the advantage grows with the noise),
+FAIL if below minus it (it shrinks), INCONCLUSIVE otherwise or with fewer than 2 complete seeds.
 """
 
 from __future__ import annotations
@@ -21,6 +32,8 @@ from theory.checks import CheckResult
 
 C8_P_FLIP = 0.4
 C8_SWEEP = "methods"
+C8_12_SWEEP = "c8-12"
+TREND_SWEEP = "p_flip"
 C8_STATEMENT = ("Noisy-digit contextual bandit: SparseNet with adaptive BP/SG mixing learns from fewer samples "
                 "than BP as reward noise grows")
 # what may differ between the two runs of a pair: the method, its own settings, and the probes (which
@@ -52,11 +65,12 @@ def paired_areas(data: dict, sweep: str = C8_SWEEP, p_flip: float = C8_P_FLIP) -
     return sorted(pairs)
 
 
-def c8_check(data: dict) -> CheckResult:
-    """C8 from the loaded runs of a results folder (learning.bandit.sweeps.load_runs)."""
-    pairs = paired_areas(data)
+def c8_check(data: dict, sweep: str = C8_SWEEP, row_id: str = "C8") -> CheckResult:
+    """C8 from the loaded runs of a results folder (learning.bandit.sweeps.load_runs); with sweep
+    "c8-12" and row_id "C8-12", the same criterion on the 12-seed sweep."""
+    pairs = paired_areas(data, sweep)
     test = paired_test([sg - bp for _, sg, bp in pairs])
-    steps = sorted({data["runs"][k]["config"]["steps"] for k in data["sweeps"].get(C8_SWEEP, {}).get("keys", [])
+    steps = sorted({data["runs"][k]["config"]["steps"] for k in data["sweeps"].get(sweep, {}).get("keys", [])
                     if k in data["runs"]})
     if pairs:
         sg, bp = np.array([p[1] for p in pairs]), np.array([p[2] for p in pairs])
@@ -65,13 +79,13 @@ def c8_check(data: dict) -> CheckResult:
                    f"reward curve SG adaptive {sg.mean():.3f}, BP {bp.mean():.3f}; difference {test['mean']:+.3f} "
                    f"(SE {test['se']:.2g}), paired t = {test['t']:.2f} against +-{test['t_crit']:.2f}")
     else:
-        numbers = f"no seed with both SG adaptive and BP at p_flip {C8_P_FLIP} in sweep '{C8_SWEEP}'"
-    gaps = p_flip_gaps(data)
+        numbers = f"no seed with both SG adaptive and BP at p_flip {C8_P_FLIP} in sweep '{sweep}'"
+    gaps = p_flip_gaps(data) if row_id == "C8" else {}
     if gaps:
         numbers += "; difference by p_flip: " + ", ".join(f"{p:g}: {g['mean']:+.3f} ({g['se']:.3f})"
                                                           for p, g in gaps.items())
     return CheckResult(
-        id="C8",
+        id=row_id,
         statement=C8_STATEMENT + f" (criterion: paired t test at two-sided 5% on the per-seed difference of areas "
         f"under the eval reward curve, SG adaptive minus BP, p_flip {C8_P_FLIP}; PASS above, FAIL below)",
         method="experiment",
@@ -89,5 +103,53 @@ def p_flip_gaps(data: dict) -> dict:
         pairs = paired_areas(data, "p_flip", p)
         if len(pairs) >= 2:
             test = paired_test([sg - bp for _, sg, bp in pairs])
-            gaps[p] = {"mean": test["mean"], "se": test["se"]}
+            gaps[p] = {"mean": test["mean"], "se": test["se"], "n": test["n"]}
     return gaps
+
+
+def per_seed_slopes(data: dict, sweep: str = TREND_SWEEP, p_flips=None) -> dict:
+    """{seed: least-squares slope of (area SG adaptive - area BP) against p_flip} for every seed whose
+    pairs are stored at every p_flip of the sweep (default: the p_flips of the sweep's points)."""
+    points = data["sweeps"].get(sweep, {}).get("points", [])
+    p_flips = sorted(p_flips if p_flips is not None else {pt["p_flip"] for pt in points})
+    diffs: dict = {}
+    for p in p_flips:
+        for seed, sg, bp in paired_areas(data, sweep, p):
+            diffs.setdefault(seed, {})[p] = sg - bp
+    slopes = {}
+    for seed, by_p in sorted(diffs.items()):
+        if len(p_flips) >= 2 and all(p in by_p for p in p_flips):
+            x = np.array(p_flips, dtype=float)
+            y = np.array([by_p[p] for p in p_flips])
+            slopes[seed] = float(np.sum((x - x.mean()) * (y - y.mean())) / np.sum((x - x.mean()) ** 2))
+    return slopes
+
+
+TREND_STATEMENT = ("Noisy-digit contextual bandit: SparseNet with adaptive BP/SG mixing gains on BP as the "
+                   "reward noise grows")
+
+
+def c8_trend_check(data: dict, p_flips=None) -> CheckResult:
+    """C8-trend: the paired test over seeds of the slope of SG adaptive's advantage in p_flip."""
+    slopes = per_seed_slopes(data, TREND_SWEEP, p_flips)
+    test = paired_test(list(slopes.values()))
+    gaps = p_flip_gaps(data)
+    if slopes:
+        numbers = (f"{test['n']} seed(s) with SG adaptive and BP at every p_flip: slope of the area difference "
+                   f"(SG adaptive minus BP) in p_flip {test['mean']:+.3f} per unit p_flip (SE {test['se']:.2g}), "
+                   f"paired t = {test['t']:.2f} against +-{test['t_crit']:.2f}")
+    else:
+        numbers = "no seed with SG adaptive and BP stored at every p_flip of the sweep"
+    if gaps:
+        numbers += "; difference by p_flip: " + ", ".join(f"{p:g}: {g['mean']:+.3f} ({g['se']:.3f}, {g['n']} seeds)"
+                                                          for p, g in gaps.items())
+    return CheckResult(
+        id="C8-trend",
+        statement=TREND_STATEMENT + " (criterion: paired t test at two-sided 5% over seeds of the least-squares "
+        "slope, against p_flip over 0..0.4, of the per-seed area difference SG adaptive minus BP; PASS above, "
+        "FAIL below)",
+        method="experiment",
+        numbers=numbers,
+        status=test["status"],
+        figure="e2_final_vs_p_flip",
+    )

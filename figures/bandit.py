@@ -53,9 +53,9 @@ def _eval_matrix(runs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return steps, np.array([[e["reward"] for e in r["result"]["eval"]] for r in runs], dtype=float)
 
 
-def _band(ax, x, rows, color, label, marker=None):
+def _band(ax, x, rows, color, label, marker=None, ls="-"):
     mean, se = _mean_se(rows)
-    ax.plot(x, mean, color=color, lw=1.6, marker=marker, ms=3, label=f"{label} ({len(rows)} seeds)")
+    ax.plot(x, mean, color=color, ls=ls, lw=1.6, marker=marker, ms=3, label=f"{label} ({len(rows)} seeds)")
     ax.fill_between(x, mean - se, mean + se, color=color, alpha=0.2, lw=0)
 
 
@@ -249,23 +249,9 @@ def _probe_cube(runs, field):
 def probe_mse_vs_step(data: dict, outdir: Path) -> list[Path]:
     """Measured gradient MSE per layer against step for BP, SG and the mixture at the adaptive lambda,
     inside SparseNet trained with SG adaptive (sweep 'methods')."""
-    runs = _probe_runs(data)
-    if not runs:
-        return []
-    layers = len(runs[0]["result"]["probes"][0]["layers"])
-    fig, axes = panels(layers, width=3.2, height=3.4)
-    for field, color, label in (("mse_bp", BP_COLOR, "BP"), ("mse_sg", SG_COLOR, "SG"),
-                                ("mse_mix", MIX_COLOR, r"mixture at adaptive $\lambda$")):
-        steps, cube = _probe_cube(runs, field)
-        for layer, ax in enumerate(axes):
-            _band(ax, steps, cube[:, :, layer], color, label, marker="o")
-    for layer, ax in enumerate(axes):
-        ax.set_yscale("log")
-        ax.set_xlabel("training step")
-        ax.set_title(f"layer {layer + 1}", fontsize=10)
-    axes[0].set_ylabel("gradient MSE against the exact expectation")
-    axes[0].legend(fontsize=7)
-    return save(fig, outdir, "e2_probe_mse")
+    fields = (("mse_bp", BP_COLOR, "BP", "-"), ("mse_sg", SG_COLOR, "SG", "-"),
+              ("mse_mix", MIX_COLOR, r"mixture at adaptive $\lambda$", "-"))
+    return _probe_panels(data, outdir, fields, "gradient MSE against the exact expectation", "e2_probe_mse", log=True)
 
 
 def _probe_panels(data, outdir: Path, fields, ylabel: str, name: str, log: bool) -> list[Path]:
@@ -277,9 +263,7 @@ def _probe_panels(data, outdir: Path, fields, ylabel: str, name: str, log: bool)
     for field, color, label, style in fields:
         steps, cube = _probe_cube(runs, field)
         for layer, ax in enumerate(axes):
-            mean, se = _mean_se(cube[:, :, layer])
-            ax.plot(steps, mean, color=color, ls=style, marker="o", ms=3, lw=1.4, label=label)
-            ax.fill_between(steps, mean - se, mean + se, color=color, alpha=0.2, lw=0)
+            _band(ax, steps, cube[:, :, layer], color, label, marker="o", ls=style)
     for layer, ax in enumerate(axes):
         if log:
             ax.set_yscale("log")

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from learning.bandit import paper as bandit_paper
+from learning.bandit.hypotheses import hypothesis_rows
 from learning.bandit.mechanism import control_rows, mechanism_rows
 from learning.bandit.sweeps import write_tables as write_bandit_tables
 from learning.rl import paper as rl_paper
@@ -117,7 +118,7 @@ def paper_stage(out: Path, profile: str, workers: int = 2, plans: dict | None = 
     return ([bandit_paper.c8_stored(e2["plan"], e2["stored"]), bandit_paper.c8_12_stored(e2["plan"], e2["stored"]),
              bandit_paper.c8_trend_stored(e2["plan"], e2["stored"]), rl_paper.c9_stored(e3["plan"], e3["stored"]),
              reproduce_row("E2", e2["checks"], profile == "full"), reproduce_row("E3", e3["checks"], profile == "full")]
-            + mechanism_rows(methods) + control_rows(e2["stored"]))
+            + mechanism_rows(methods) + control_rows(e2["stored"]) + hypothesis_rows(e2["stored"]))
 
 
 def run_named_blocks(out: Path, names: list[str], workers: int = 2) -> None:

@@ -63,9 +63,19 @@ def add_parser(subparsers) -> None:
     p.add_argument("--mnist-dir", metavar="DIR", help="with --data mnist: the folder of the four MNIST IDX files")
     p.add_argument("--classes", type=int_list, metavar="LIST", help="digits kept as actions (default 0,1,3-9)")
     p.add_argument("--dtype", help="float32 or float64 (default float32)")
-    p.add_argument("--sg-init", help="the SG predictors' initial weights: policy (N(0, 1/q), the authors') or zero "
-                   "(default policy)")
+    p.add_argument("--sg-init", help="the SG predictors' initial weights: policy (N(0, 1/q), the authors'), zero, "
+                   "or matched (the authors' scaled per layer so that the first predictions' rms equals BP's "
+                   "feedback's on the first batch) (default policy)")
     p.add_argument("--optimizer", help="the policy's optimiser: adam (the paper's) or sgd (default adam)")
+    p.add_argument("--baseline", help="mechanism control: REINFORCE's baseline, none (the paper's) or batch (the "
+                   "batch's mean reward subtracted from each reward) (default none)")
+    p.add_argument("--train", help="mechanism control: all, or readout (method bp: the hidden layers frozen at "
+                   "their start, the logits' keys trained) (default all)")
+    p.add_argument("--sg-noise", action="store_const", const=True, default=None,
+                   help="mechanism control (sg, sg-fixed): the SG term replaced by Gaussian noise with the SG "
+                   "prediction's rms per neuron and step")
+    p.add_argument("--feature-rms", type=float, help="mechanism control (with --train readout): the frozen last "
+                   "hidden layer's output rescaled to this rms")
     p.add_argument("--out", default="results/bandit", metavar="DIR",
                    help="results folder (default results/bandit; `sgbp figures` draws the stored paper-scale "
                    "runs of results/paper/e2)")

@@ -26,7 +26,7 @@ TINY_ARGS = [a for k, v in TINY.items() for a in (f"--{k.replace('_', '-')}", st
     (["--seeds", "x"], "--seeds"),
     (["--sweep", "temperature"], "sweep must be one of"),
     (["--optimizer", "rmsprop"], "optimizer must be 'adam' or 'sgd'"),
-    (["--sg-init", "small"], "sg_init must be 'policy' or 'zero'"),
+    (["--sg-init", "small"], "sg_init must be 'policy', 'zero' or 'matched'"),
     (["--lr", "2"], "lr must be a number in (0, 1]"),
     (["--lr", "2e4", "--optimizer", "sgd"], "lr must be a number in (0, 10000]"),
     (["--sweep", "p_flip", "--p-flip", "0.1"], "--p-flip: sweep p_flip sets it"),

@@ -7,6 +7,7 @@ Blocks, in the order they are run (each a sweep of learning.bandit.sweeps at the
     c8-12          SG adaptive and BP at p_flip 0.4, seeds 0-11 (C8-12; seeds 0-5 are the methods block's);
     p_flip-rest    SG fixed and the MLP at p_flip 0 to 0.4 (the rest of the paper's sweep);
     lr, parents, ablation   the paper's other sweeps;
+    mechanism, mechanism-scaled   beyond the paper: the controls of H1-H4 (learning.bandit.hypotheses);
     controls       beyond the paper (the mechanism): SG adaptive and BP at one shared learning rate
                    (1e-3 and 5e-3), and SG adaptive with the SG started at zero.
 The quick check recomputes the first PREFIX_STEPS steps of seed 0 of every method of `methods`.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from learning.bandit.hypotheses import CONTROLS, FEATURE_RMS
 from learning.bandit.claims import C8_12_SWEEP, c8_check, c8_trend_check, paired_areas
 from learning.bandit.sweeps import P_FLIPS, sweep_tasks
 from learning.bandit.train import DEFAULTS, train
@@ -36,6 +38,7 @@ BASE = DEFAULTS | {"probe_points": 10, "probe_draws": 32}
 PREFIX_STEPS = 100
 DISCRETE = ("eval",)  # eval rewards: shares of sampled actions that are right
 POINT_KEYS = ("method", "p_flip", "lr", "parents", "lam", "sg_init", "optimizer")
+CONTROL_KEYS = ("baseline", "train", "sg_noise", "feature_rms")  # in a point only when set
 
 
 def blocks(base: dict = BASE, seeds=SEEDS) -> dict:
@@ -58,6 +61,12 @@ def blocks(base: dict = BASE, seeds=SEEDS) -> dict:
                     key=lambda t: (t.config["seed"], t.config["p_flip"], t.config["method"]))
     twelve = sorted(sweep_tasks("methods", base, C8_12_SEEDS, ("sg", "bp")),
                     key=lambda t: (t.config["seed"], t.config["method"]))
+    # the mechanism controls (learning.bandit.hypotheses), a seed's runs together
+    mechanism = sorted([t for name, (_, _, settings) in CONTROLS.items() if name != "readout-scaled"
+                        for t in sweep_tasks("methods", base | _control(settings), seeds, (settings["method"],))],
+                       key=lambda t: t.config["seed"])
+    scaled = [] if FEATURE_RMS is None else sweep_tasks(
+        "methods", base | _control(CONTROLS["readout-scaled"][2] | {"feature_rms": FEATURE_RMS}), seeds, ("bp",))
     return {
         "methods": sweep("methods"),
         "p_flip": ("p_flip", p_flip),
@@ -69,7 +78,14 @@ def blocks(base: dict = BASE, seeds=SEEDS) -> dict:
         "controls": ("controls", controls),
         "sgd-pilot": ("sgd-pilot", pilot),
         "controls-sgd": ("controls", sgd),
+        "mechanism": ("mechanism", mechanism),
+        "mechanism-scaled": ("mechanism", scaled),
     }
+
+
+def _control(settings: dict) -> dict:
+    """A control group's settings as a sweep base: the method is the sweep's."""
+    return {k: v for k, v in settings.items() if k != "method"}
 
 
 def manifest(plan: dict, stored: dict) -> dict:
@@ -82,7 +98,8 @@ def manifest(plan: dict, stored: dict) -> dict:
                 entry["seeds"] = sorted(entry["seeds"] + [t.config["seed"]])
             if t.key in stored and t.key not in entry["keys"]:
                 entry["keys"].append(t.key)
-                point = {k: t.config[k] for k in POINT_KEYS}
+                point = {k: t.config[k] for k in POINT_KEYS} | {k: t.config[k] for k in CONTROL_KEYS
+                                                                  if k in t.config}
                 if point not in entry["points"]:
                     entry["points"].append(point)
     return out
@@ -104,6 +121,13 @@ def prefix_view(result: dict, steps: int) -> dict:
                 for name, value in row.items():
                     if value is not None:
                         view[f"probe[{e['step']},{layer + 1},{name}]"] = value
+    for e in result.get("measures", []):
+        if e["step"] <= steps:
+            for name in ("entropy", "modal_share", "readout_moved"):
+                view[f"measures[{e['step']},{name}]"] = e[name]
+            for layer, row in enumerate(e["layers"]):
+                for name, value in row.items():
+                    view[f"measures[{e['step']},{layer + 1},{name}]"] = value
     view["n_params"] = result["n_params"]
     return view
 
@@ -156,6 +180,7 @@ def c8_trend_stored(plan: dict, stored: dict) -> CheckResult:
     status = row.status if any(k in stored for k in (t.key for t in tasks if t.config["p_flip"] != max(P_FLIPS))) \
         else NOT_YET
     return replace(row, status=status, method=row.method if status != NOT_YET else NOT_YET,
+                   figure=row.figure if status != NOT_YET else None,
                    numbers=f"{row.numbers}. Covers {have} of the block's {len(tasks)} runs")
 
 

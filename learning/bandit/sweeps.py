@@ -89,8 +89,13 @@ def run_key(config: dict) -> str:
     """Readable settings, seed, and a hash of the rest of the configuration."""
     rest = {k: v for k, v in config.items() if k != "seed"}
     digest = hashlib.sha1(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8]
+    # the mechanism controls, when set, name themselves (the keys of the runs without them are unchanged)
+    controls = "".join(f"_{name}-{config[name]}" for name in ("baseline", "train") if name in config)
+    controls += "_sg-noise" if config.get("sg_noise") else ""
+    controls += "_sg-matched" if config.get("sg_init") == "matched" else ""
+    controls += f"_rms{config['feature_rms']:g}" if config.get("feature_rms") is not None else ""
     return (f"{config['method']}_p{config['p_flip']:g}_lr{config['lr']:g}_k{config['parents']}"
-            f"_lam{config['lam']:g}_s{config['seed']}_{digest}")
+            f"_lam{config['lam']:g}{controls}_s{config['seed']}_{digest}")
 
 
 def sweep_tasks(name: str, base: dict, seeds, methods=None) -> list[Task]:

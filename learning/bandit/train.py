@@ -16,6 +16,7 @@ thread, so a configuration gives the same numbers wherever it runs.
 
 from __future__ import annotations
 
+import copy
 import time
 
 import numpy as np
@@ -26,6 +27,7 @@ from learning.nets.heap import reuse_freed_pages
 from learning.nets.mixing import LayerLambdas
 from learning.nets.mlp import MLP
 from learning.nets.sgd import SGD
+from learning.bandit.measures import MEASURE_SIZE, measure, start_copy
 from learning.bandit.policy import noisy_rewards, reinforce_feedback, sample_actions, softmax
 from learning.nets.sparsenet import SparseNet, flat_grads
 from learning.nets.synthetic import SGTrainer, SyntheticGradients, mixed_backward
@@ -64,7 +66,14 @@ DEFAULTS = {
     "mnist_dir": None,
     "classes": [0, 1, 3, 4, 5, 6, 7, 8, 9],
     "dtype": "float32",  # "float32" or "float64"
+    # the mechanism controls; a configuration holds them only when they differ from these values, so
+    # the runs made before they existed keep their configurations (and keys)
+    "baseline": "none",  # REINFORCE's baseline: "none" (the paper's) or "batch" (the batch's mean reward)
+    "train": "all",  # "all", or "readout" (bp only: the hidden layers frozen at their start)
+    "sg_noise": False,  # sg methods: the SG term replaced by Gaussian noise of the SG's rms per neuron
+    "feature_rms": None,  # train "readout": the last hidden layer's output rescaled to this rms (None: as is)
 }
+CONTROL_DEFAULTS = {k: DEFAULTS[k] for k in ("baseline", "train", "sg_noise", "feature_rms")}
 
 _POSITIVE_INTS = ("layers", "width", "neuron", "slots", "parents", "mlp_width", "steps", "eval_points",
                   "eval_size", "probe_draws", "probe_batch")
@@ -86,8 +95,8 @@ def full_config(config: dict) -> dict:
     cfg = {**DEFAULTS, **config}
     if cfg["method"] not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {cfg['method']!r}")
-    if cfg["sg_init"] not in ("policy", "zero"):
-        raise ValueError(f"sg_init must be 'policy' or 'zero', got {cfg['sg_init']!r}")
+    if cfg["sg_init"] not in ("policy", "zero", "matched"):
+        raise ValueError(f"sg_init must be 'policy', 'zero' or 'matched', got {cfg['sg_init']!r}")
     if cfg["optimizer"] not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {cfg['optimizer']!r}")
     if cfg["lr"] is None:
@@ -125,10 +134,33 @@ def full_config(config: dict) -> dict:
         raise ValueError(f"seed must be an integer >= 0, got {cfg['seed']!r}")
     if cfg["dtype"] not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {cfg['dtype']!r}")
+    _check_controls(cfg)
     cfg["classes"] = [int(c) for c in cfg["classes"]]
     for name in ("lam", "lam_momentum", "p_flip", "lr", "sg_lr"):
         cfg[name] = float(cfg[name])
+    for name, default in CONTROL_DEFAULTS.items():
+        if cfg[name] == default and type(cfg[name]) is type(default):
+            del cfg[name]
     return cfg
+
+
+def _check_controls(cfg: dict) -> None:
+    if cfg["baseline"] not in ("none", "batch"):
+        raise ValueError(f"baseline must be 'none' or 'batch', got {cfg['baseline']!r}")
+    if cfg["train"] not in ("all", "readout"):
+        raise ValueError(f"train must be 'all' or 'readout', got {cfg['train']!r}")
+    if cfg["train"] == "readout" and cfg["method"] != "bp":
+        raise ValueError(f"train 'readout' needs method 'bp' (the logits' keys trained by BP), got {cfg['method']!r}")
+    if not isinstance(cfg["sg_noise"], bool):
+        raise ValueError(f"sg_noise must be true or false, got {cfg['sg_noise']!r}")
+    if cfg["sg_noise"] and cfg["method"] not in ("sg", "sg-fixed"):
+        raise ValueError(f"sg_noise needs method 'sg' or 'sg-fixed', got {cfg['method']!r}")
+    if cfg["feature_rms"] is not None:
+        if not _is_number(cfg["feature_rms"]) or not cfg["feature_rms"] > 0:
+            raise ValueError(f"feature_rms must be a number > 0 or null, got {cfg['feature_rms']!r}")
+        if cfg["train"] != "readout":
+            raise ValueError("feature_rms needs train 'readout' (it rescales the frozen features)")
+        cfg["feature_rms"] = float(cfg["feature_rms"])
 
 
 def evenly_spaced_steps(steps: int, points: int) -> list[int]:
@@ -141,7 +173,8 @@ def evenly_spaced_steps(steps: int, points: int) -> list[int]:
 class Learner:
     """One method's policy and its update rule; `step(x, y, rng)` makes one training step."""
 
-    def __init__(self, cfg: dict, in_dim: int, n_actions: int, rng: np.random.Generator):
+    def __init__(self, cfg: dict, in_dim: int, n_actions: int, rng: np.random.Generator,
+                 noise_rng: np.random.Generator | None = None):
         reuse_freed_pages()  # each step's large temporaries then reuse warm heap pages
         dtype = np.dtype(cfg["dtype"])
         self.cfg, self.dtype, self.method = cfg, dtype, cfg["method"]
@@ -161,24 +194,80 @@ class Learner:
             self.lambdas = LayerLambdas(cfg["layers"], cfg["width"], cfg["lam"], cfg["lam_momentum"],
                                         adaptive=self.method == "sg", dtype=dtype)
         self.sg_loss = None
+        self.baseline = cfg.get("baseline", "none")
+        self.readout = cfg.get("train", "all") == "readout"
+        self.sg_noise = cfg.get("sg_noise", False)
+        self.noise_rng = noise_rng
+        self.feature_scale = 1.0  # the readout control's factor on h_L (set_feature_rms)
+        if self.readout:  # the hidden layers stay at their start: Adam holds the action keys alone
+            self.opt = (Adam if cfg["optimizer"] == "adam" else SGD)([self.net.action_keys], cfg["lr"])
+
+    def forward(self, x: np.ndarray):
+        logits, cache = self.net.forward(x.astype(self.dtype, copy=False))
+        if self.feature_scale != 1.0:  # the logits read the rescaled features, and the keys' gradient too
+            cache["top"] = cache["top"] * self.feature_scale
+            logits = logits * self.feature_scale
+        return logits, cache
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        return self.net.forward(x.astype(self.dtype, copy=False))[0]
+        return self.forward(x)[0]
 
-    def step(self, x: np.ndarray, y: np.ndarray, p_flip: float, rng: np.random.Generator) -> float:
-        """One training step on contexts x, labels y; returns the batch's mean (noisy) reward."""
-        logits, cache = self.net.forward(x.astype(self.dtype, copy=False))
+    def feedback_rewards(self, rewards: np.ndarray) -> np.ndarray:
+        """The rewards REINFORCE weighs the actions by: as drawn, or less the batch's mean reward."""
+        return rewards - rewards.mean() if self.baseline == "batch" else rewards
+
+    def set_feature_rms(self, rms: float, x: np.ndarray) -> None:
+        """Scale h_L so that its rms on the images x is `rms` (the readout control of H4)."""
+        from learning.bandit.measures import forward_outputs
+
+        top = forward_outputs(self.net, x.astype(self.dtype, copy=False))[1][-1]
+        self.feature_scale = float(rms / np.sqrt(np.mean(top.astype(np.float64) ** 2)))
+
+    def match_sg_scale(self, x: np.ndarray, y: np.ndarray, p_flip: float, rng: np.random.Generator) -> list[float]:
+        """Scale each layer's SG predictor (C and c together, so its prediction scales alike) so that its
+        first predictions' rms equals that of BP's feedback at h_l on the batch x, actions and rewards
+        drawn from rng. Returns the factors."""
+        logits, cache = self.forward(x)
         pi = softmax(logits)
         actions = sample_actions(pi, rng)
         rewards = noisy_rewards(actions, y, p_flip, rng)
-        d = reinforce_feedback(pi, actions, rewards).astype(self.dtype)
+        d = reinforce_feedback(pi, actions, self.feedback_rewards(rewards)).astype(self.dtype)
+        _, deltas = self.net.backward(cache, d, param_grads=False)
+        factors = []
+        for l in range(self.net.n_layers):
+            pred = self.sg.predict(l, cache["layers"][l])
+            f = np.sqrt(np.mean(deltas[l].astype(np.float64) ** 2) / np.mean(pred.astype(np.float64) ** 2))
+            self.sg.maps[l] *= self.dtype.type(f)
+            self.sg.bias[l] *= self.dtype.type(f)
+            factors.append(float(f))
+        return factors
+
+    def noise_like(self, cache) -> list[np.ndarray]:
+        """Gaussian noise with, per neuron, the rms of the SG's current prediction (over batch and outputs)."""
+        out = []
+        for l in range(self.net.n_layers):
+            pred = self.sg.predict(l, cache["layers"][l])
+            rms = np.sqrt(np.mean(pred.astype(np.float64) ** 2, axis=(1, 2), keepdims=True))
+            out.append((self.noise_rng.standard_normal(pred.shape) * rms).astype(self.dtype))
+        return out
+
+    def step(self, x: np.ndarray, y: np.ndarray, p_flip: float, rng: np.random.Generator) -> float:
+        """One training step on contexts x, labels y; returns the batch's mean (noisy) reward."""
+        logits, cache = self.forward(x)
+        pi = softmax(logits)
+        actions = sample_actions(pi, rng)
+        rewards = noisy_rewards(actions, y, p_flip, rng)
+        d = reinforce_feedback(pi, actions, self.feedback_rewards(rewards)).astype(self.dtype)
         if self.method == "mlp":
             grads = self.net.backward(cache, d)
+        elif self.readout:
+            grads = [self.net.top_feedback(cache, d)[1]]
         elif self.method == "bp":
             grads = flat_grads(self.net.backward(cache, d)[0])
         else:
             self.sg_loss = self.sg_trainer.update(self.net, cache, d, self.lambdas.values)
-            grads = flat_grads(mixed_backward(self.net, self.sg, cache, d, self.lambdas)[0])
+            preds = self.noise_like(cache) if self.sg_noise else None
+            grads = flat_grads(mixed_backward(self.net, self.sg, cache, d, self.lambdas, preds)[0])
         self.opt.step(grads)
         return float(rewards.mean())
 
@@ -217,11 +306,23 @@ def train(config: dict, progress=None, data=None, stop_after: int | None = None)
         n_actions = len(cfg["classes"])
         if int(max(y_train.max(), y_test.max())) >= n_actions:
             raise ValueError(f"classes: the labels need {int(max(y_train.max(), y_test.max())) + 1} classes, got {n_actions}")
-        init_rng, train_rng, eval_rng, probe_rng = [np.random.default_rng(s) for s in np.random.SeedSequence(cfg["seed"]).spawn(4)]
-        learner = Learner(cfg, x_train.shape[1], n_actions, init_rng)
+        # the fifth stream (the SG-noise control's) leaves the first four as they were before it existed
+        init_rng, train_rng, eval_rng, probe_rng, noise_rng = [
+            np.random.default_rng(s) for s in np.random.SeedSequence(cfg["seed"]).spawn(5)]
+        learner = Learner(cfg, x_train.shape[1], n_actions, init_rng, noise_rng)
+        x_measure = x_test[:MEASURE_SIZE].astype(learner.dtype)
+        if cfg.get("feature_rms") is not None:
+            learner.set_feature_rms(cfg["feature_rms"], x_measure)
+        if cfg["sg_init"] == "matched" and learner.sg is not None:
+            # the first training batch and its draws, from a copy of the training stream
+            first = copy.deepcopy(train_rng)
+            idx = first.integers(0, x_train.shape[0], size=cfg["batch"])
+            learner.match_sg_scale(x_train[idx], y_train[idx], cfg["p_flip"], first)
+        start_params = start_copy(learner.net)
         eval_steps = set(evenly_spaced_steps(cfg["steps"], cfg["eval_points"]))
         probe_steps = set(evenly_spaced_steps(cfg["steps"], cfg["probe_points"]))
-        result = {"config": cfg, "eval": [], "lambda": [], "probes": [], "n_params": int(learner.net.n_params())}
+        result = {"config": cfg, "eval": [], "lambda": [], "probes": [], "measures": [],
+                  "n_params": int(learner.net.n_params())}
         last = cfg["steps"] if stop_after is None else min(int(stop_after), cfg["steps"])
         for step in range(1, last + 1):
             idx = train_rng.integers(0, x_train.shape[0], size=cfg["batch"])
@@ -230,6 +331,8 @@ def train(config: dict, progress=None, data=None, stop_after: int | None = None)
                 result["eval"].append({"step": step, "reward": evaluate(learner, x_test, y_test, cfg["eval_size"], eval_rng)})
                 if learner.lambdas is not None:
                     result["lambda"].append({"step": step, "layers": learner.lambdas.layer_means()})
+                result["measures"].append({"step": step} | measure(learner.net, start_params, x_measure,
+                                                                   learner.feature_scale))
             if step in probe_steps:
                 from learning.bandit.probes import probe_sparsenet
 

@@ -4,8 +4,9 @@ import random
 import warnings
 
 import numpy as np
+import pytest
 
-from learning.rl.labyrinth import EPISODE_LENGTH, LabyrinthBatch, make_env
+from learning.rl.labyrinth import EPISODE_LENGTH, LabyrinthBatch, PopgymBatch, make_env
 
 MOVES = {0: (0, -1), 1: (0, 1), 2: (-1, 0), 3: (1, 0)}  # POPGym's left, right, up, down
 
@@ -99,8 +100,9 @@ def path(grid, start, goals, tour=False):
     return actions[::-1]
 
 
-def test_escape_reward_and_success_along_a_shortest_path():
-    batch = LabyrinthBatch("escape", 1, np.random.default_rng(11))
+@pytest.mark.parametrize("stepper", [LabyrinthBatch, PopgymBatch])
+def test_escape_reward_and_success_along_a_shortest_path(stepper):
+    batch = stepper("escape", 1, np.random.default_rng(11))
     batch.reset()
     env = batch.envs[0]
     actions = path(env.maze.grid, tuple(env.position), {tuple(env.maze.end)})
@@ -111,11 +113,12 @@ def test_escape_reward_and_success_along_a_shortest_path():
         assert np.isclose(r[0], -1 / 80 + (1.0 if last else 0.0))
 
 
-def test_explore_rewards_withheld_with_probability_three_quarters_and_plus_one_at_the_end():
+@pytest.mark.parametrize("stepper", [LabyrinthBatch, PopgymBatch])
+def test_explore_rewards_withheld_with_probability_three_quarters_and_plus_one_at_the_end(stepper):
     """Along depth-first tours every new cell is a POPGym reward of 1/free cells: kept with
     probability 1/4, else the step penalty -1/40; the last new cell ends the episode with +1.
     Kept fraction within 4 standard errors of 1/4 over all tours."""
-    batch = LabyrinthBatch("explore", 1, np.random.default_rng(12))
+    batch = stepper("explore", 1, np.random.default_rng(12))
     kept = new = 0
     for _ in range(40):
         batch.reset()
@@ -127,7 +130,7 @@ def test_explore_rewards_withheld_with_probability_three_quarters_and_plus_one_a
         bonus = 1.0 / int((env.maze.grid == 0).sum())
         for k, a in enumerate(actions):
             _, r, done, success = batch.step(np.array([a]), np.ones(1, bool))
-            cell = tuple(env.position)
+            cell = batch.position(0)
             fresh = cell not in seen
             seen.add(cell)
             last = k == len(actions) - 1

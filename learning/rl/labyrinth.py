@@ -1,5 +1,9 @@
 """POPGym's Labyrinth environments (REFERENCE.md E3), stepped together and seeded from the run.
 
+LabyrinthBatch resets with POPGym's own code and steps the whole batch in one compiled call
+(learning.rl.maze_step); PopgymBatch steps each environment with POPGym's own `step`, the oracle the
+compiled step is tested against (and the bench's comparison). Both give the same numbers.
+
 POPGym's maze reset reseeds Python's and numpy's global generators and draws the maze from them.
 Each reset here gets an explicit seed from the run's own generator, and the global generators'
 states are put back afterwards, so a run draws the same mazes whatever ran before it and leaves
@@ -13,6 +17,8 @@ import warnings
 from contextlib import contextmanager
 
 import numpy as np
+
+from learning.rl.maze_step import batch_state, step_batch
 
 ENVS = ("escape", "explore")
 # the authors' settings: POPGym's maze_dims (halved inside POPGym: 3 x 3 cells on a 7 x 7 grid)
@@ -84,7 +90,7 @@ class LabyrinthBatch:
         out[np.arange(raw.shape[0])[:, None], self.offsets + raw] = 1.0
         return out
 
-    def reset(self) -> np.ndarray:
+    def _reset_popgym(self) -> np.ndarray:
         seeds = self.rng.integers(0, 2**31 - 1, size=self.num_envs)
         raw = np.empty((self.num_envs, len(self.offsets)), dtype=np.int64)
         with global_random_state_kept():
@@ -93,12 +99,49 @@ class LabyrinthBatch:
         self.last_raw = raw
         return self.one_hot(raw)
 
+    def reset(self) -> np.ndarray:
+        """POPGym draws each maze (its own reset); the batch's arrays are then taken from it."""
+        obs = self._reset_popgym()
+        self.state = batch_state(self.envs)
+        return obs
+
     def step(self, actions: np.ndarray, active: np.ndarray):
         """Step the active environments; the others keep their last observation.
 
         Returns (obs, reward, done, success), done and success only for active environments;
         success is POPGym's `terminated` (goal reached / maze fully explored).
         """
+        s = self.state
+        explore = self.name == "explore"
+        # the authors' Explore reward draws one uniform per active environment, in index order
+        uniforms = self.rng.random(int(np.count_nonzero(active))) if explore else _NO_DRAWS
+        reward = np.empty(self.num_envs)
+        done = np.empty(self.num_envs, dtype=bool)
+        success = np.empty(self.num_envs, dtype=bool)
+        step_batch(s["grid"], s["pos"], s["explored"], s["remaining"], s["steps"], s["new_reward"],
+                   np.asarray(actions, dtype=np.int64), np.asarray(active, dtype=np.bool_), uniforms, explore,
+                   self.episode_length, self.penalty, EXPLORE_PENALTY_PROB, self.last_raw, reward, done, success)
+        return self.one_hot(self.last_raw), reward, done, success
+
+
+    def position(self, i: int) -> tuple:
+        """Environment i's agent as (row, column)."""
+        return tuple(int(v) for v in self.state["pos"][i])
+
+
+_NO_DRAWS = np.zeros(0)
+
+
+class PopgymBatch(LabyrinthBatch):
+    """The same batch stepped by POPGym's own `step`, one environment at a time (the oracle)."""
+
+    def reset(self) -> np.ndarray:
+        return self._reset_popgym()
+
+    def position(self, i: int) -> tuple:
+        return tuple(self.envs[i].position)
+
+    def step(self, actions: np.ndarray, active: np.ndarray):
         reward = np.zeros(self.num_envs)
         done = np.zeros(self.num_envs, dtype=bool)
         success = np.zeros(self.num_envs, dtype=bool)

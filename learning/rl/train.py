@@ -16,7 +16,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from learning.nets.adam import Adam
-from learning.rl.labyrinth import ACTIONS, ENVS, LabyrinthBatch
+from learning.rl.labyrinth import ACTIONS, ENVS, LabyrinthBatch, PopgymBatch
 from learning.rl.reinforce import clip_by_global_norm, discounted_returns, normalise, policy_gradient
 from learning.rl.models import MODELS, build_policy
 from learning.rl.sg import LAMBDA_INITIAL, LAMBDA_MOMENTUM, SG_LR, RecurrentSG
@@ -59,11 +59,15 @@ def sample_actions(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum((cdf < u[:, None]).sum(axis=1), z.shape[1] - 1)
 
 
+STEPPERS = {"compiled": LabyrinthBatch, "popgym": PopgymBatch}
+
+
 def rollout(policy, envs: LabyrinthBatch, rng: np.random.Generator) -> dict:
     """Run one full episode in each environment with the current policy; keep the BPTT trace."""
     start = time.perf_counter()
     x = envs.reset()
-    env_seconds = time.perf_counter() - start
+    reset_seconds = time.perf_counter() - start
+    env_seconds = 0.0
     batch = envs.num_envs
     state = policy.initial_state(batch)
     active = np.ones(batch, bool)
@@ -88,16 +92,21 @@ def rollout(policy, envs: LabyrinthBatch, rng: np.random.Generator) -> dict:
     rewards, valid = np.array(rewards), np.array(valid)
     return {"logits": np.stack(logits), "trace": trace, "actions": np.array(actions), "rewards": rewards,
             "valid": valid, "success": success, "returns": (rewards * valid).sum(axis=0),
-            "lengths": valid.sum(axis=0), "env_seconds": env_seconds}
+            "lengths": valid.sum(axis=0), "env_seconds": reset_seconds + env_seconds, "reset_seconds": reset_seconds,
+            "step_seconds": env_seconds}
 
 
 class Run:
     """One run's state: environments, policy, optimiser (and SG); `update` makes one update."""
 
-    def __init__(self, c: dict):
+    def __init__(self, c: dict, stepper: str = "compiled"):
+        """stepper: "compiled" (learning.rl.maze_step, the default) or "popgym" (POPGym's own step, the
+        oracle): the same numbers, at different speeds."""
+        if stepper not in STEPPERS:
+            raise ValueError(f"stepper must be one of {', '.join(STEPPERS)}, got {stepper!r}")
         self.config = c
         init_ss, env_ss, act_ss = np.random.SeedSequence(c["seed"]).spawn(3)
-        self.envs = LabyrinthBatch(c["env"], c["num_envs"], np.random.default_rng(env_ss))
+        self.envs = STEPPERS[stepper](c["env"], c["num_envs"], np.random.default_rng(env_ss))
         self.policy = build_policy(c["model"], self.envs.obs_size, ACTIONS, np.random.default_rng(init_ss))
         self.act_rng = np.random.default_rng(act_ss)
         self.names = list(self.policy.params)
@@ -108,7 +117,8 @@ class Run:
 
     def update(self) -> dict:
         """Collect num_envs episodes and make one update. Returns this update's numbers and its
-        timings: env_s (resetting and stepping POPGym), act_s (the policy while acting), learn_s (the rest)."""
+        timings: env_s (reset_s, POPGym drawing the mazes, plus step_s, stepping them), act_s (the policy while
+        acting), learn_s (the rest)."""
         start = time.perf_counter()
         batch = rollout(self.policy, self.envs, self.act_rng)
         acted = time.perf_counter()
@@ -126,7 +136,8 @@ class Run:
         return stats | {
             "success": float(batch["success"].mean()), "return": float(batch["returns"].mean()),
             "length": float(batch["lengths"].mean()), "env_steps": int(batch["lengths"].sum()),
-            "env_s": batch["env_seconds"], "act_s": acted - start - batch["env_seconds"], "learn_s": end - acted,
+            "env_s": batch["env_seconds"], "reset_s": batch["reset_seconds"], "step_s": batch["step_seconds"],
+            "act_s": acted - start - batch["env_seconds"], "learn_s": end - acted,
         }
 
 

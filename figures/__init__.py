@@ -52,7 +52,9 @@ FIGURES = {
 }
 
 
-def load(results: Path, source: str):
+def load(results: Path, source: str, paper: Path | None = None):
+    """The data of a figure source; paper: the stored paper-scale runs' folder (default results/paper)."""
+    paper = Path(paper) if paper is not None else results / "paper"
     if source == "sweep":
         from montecarlo.sweep import read_csv
 
@@ -60,16 +62,17 @@ def load(results: Path, source: str):
     if source == "bandit":
         from learning.bandit.sweeps import load_runs
 
-        return load_runs(results / BANDIT_DIR)
+        return load_runs(paper / "e2")
     if source == "rl":
         from learning.rl.sweeps import load_runs as load_rl_runs
 
-        return load_rl_runs(results / RL_DIR)
+        return load_rl_runs(paper / "e3")
     return json.loads((results / STUDY_FILES[source]).read_text())
 
 
-def draw(results: Path, names=None) -> list[Path]:
-    """Draw the named figures (all by default) from the results folder into results/figures."""
+def draw(results: Path, names=None, paper: Path | None = None) -> list[Path]:
+    """Draw the named figures (all by default) from the results folder into results/figures; paper: the
+    stored paper-scale runs' folder (default results/paper)."""
     names = list(FIGURES) if not names else names
     unknown = [name for name in names if name not in FIGURES]
     if unknown:
@@ -79,6 +82,6 @@ def draw(results: Path, names=None) -> list[Path]:
     for name in names:
         source, function = FIGURES[name]
         if source not in cache:
-            cache[source] = load(results, source)
+            cache[source] = load(results, source, paper)
         paths += function(cache[source], results / "figures")
     return paths

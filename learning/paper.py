@@ -27,6 +27,8 @@ from runner.tasks import save_atomic
 from theory.checks import FAIL, NOT_YET, PASS, CheckResult
 
 PAPER_DIR = "paper"  # inside a reproduce results folder: e2/ and e3/ of the stored runs
+# the committed paper-scale runs of this checkout (where `sgbp reproduce --out` elsewhere finds them)
+REPOSITORY_RUNS = Path(__file__).resolve().parents[1] / "results" / PAPER_DIR
 EXPERIMENTS = {
     "E2": {"module": bandit_paper, "folder": "e2", "unit": "step", "length": bandit_paper.PREFIX_STEPS,
            "tables": write_bandit_tables},
@@ -97,15 +99,18 @@ def run_blocks(folder: Path, module, plan: dict, workers: int) -> None:
         run_tasks(tasks, folder / "runs", workers=workers, progress=Progress(f"{folder.name} {name}", unit="run"))
 
 
-def paper_stage(out: Path, profile: str, workers: int = 2, plans: dict | None = None) -> list[CheckResult]:
-    """[C8, C9, C8-stored, C9-stored, the mechanism rows C8-mse ...] from the stored runs under out/paper (full: after running every block).
+def paper_stage(out: Path, profile: str, workers: int = 2, plans: dict | None = None,
+                paper_dir: Path | None = None) -> list[CheckResult]:
+    """[C8, C9, C8-stored, C9-stored, the mechanism rows C8-mse ...] from the stored runs under paper_dir
+    (default out/paper; full: after running every block).
 
     plans: {"E2": plan, "E3": plan} to use instead of the paper's (tests)."""
     if profile not in ("quick", "full"):
         raise ValueError(f"profile must be quick or full, got {profile!r}")
     rows = {}
+    base = Path(paper_dir) if paper_dir is not None else Path(out) / PAPER_DIR
     for name, spec in EXPERIMENTS.items():
-        module, folder = spec["module"], Path(out) / PAPER_DIR / spec["folder"]
+        module, folder = spec["module"], base / spec["folder"]
         plan = (plans or {}).get(name) or module.blocks()
         if profile == "full":
             run_blocks(folder, module, plan, workers)

@@ -15,16 +15,30 @@ DESCRIPTION = (
 )
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError, version as installed
+
+    try:
+        return installed("sgbp")
+    except PackageNotFoundError:  # run from a checkout that was not installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> OneLineParser:
     parser = OneLineParser(prog="sgbp", description=DESCRIPTION)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    parser.add_argument("--version", action="version", version=f"sgbp {version()}")
+    sub = parser.add_subparsers(dest="command", parser_class=OneLineParser, metavar="COMMAND")
     for module in SUBCOMMANDS:
         module.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # no command: the list of them
+        parser.print_help()
+        return 0
     try:
         return args.run(args)
     except ValueError as err:

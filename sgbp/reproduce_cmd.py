@@ -14,7 +14,7 @@ from pathlib import Path
 
 import figures
 from learning.verdicts import experiments_claim
-from learning.paper import paper_stage
+from learning.paper import PAPER_DIR, REPOSITORY_RUNS, paper_stage
 from montecarlo import claims, studies
 from montecarlo.checks import monte_carlo_checks
 from montecarlo.diagnose import diagnosis_checks
@@ -22,7 +22,7 @@ from montecarlo.sweep import expert_configs, run_sweep, run_sweep_tasks, write_c
 from runner import add_runner_args, runner_options
 from sgbp import map_cmd
 from runner.progress import Progress
-from sgbp.report import failed, find_check, load_checks, rows_of, save_checks, tally, write_report
+from sgbp.report import failed, find_check, load_checks, own_row, rows_of, save_checks, tally, write_report
 from theory.checks import CheckResult, outcome
 from theory.params import CASES, check_int
 
@@ -49,11 +49,19 @@ def add_parser(subparsers) -> None:
     rep.add_argument("--out", default="results", metavar="DIR", help="where results and figures go (default results)")
     rep.add_argument("--report", default="paper_checks.md", metavar="PATH", help="the report to write (default paper_checks.md)")
     rep.add_argument("--seed", type=int, default=0, help="seed of every instance and of the noise (default 0)")
+    rep.add_argument("--paper-runs", metavar="DIR", default=None,
+                     help="the stored paper-scale runs (e2/, e3/) the learning claims are judged on (default: this "
+                     "checkout's results/paper, else OUT/paper)")
+    rep.add_argument("--strict", action="store_true",
+                     help="exit 1 when any row FAILs, the paper's claims included (default: only the toolkit's own "
+                     "rows, T-rows and the stored runs' re-check, make the exit status 1)")
     add_runner_args(rep)
     rep.set_defaults(run=run_reproduce)
     fig = subparsers.add_parser("figures", help="redraw figures from saved results")
     fig.add_argument("names", nargs="*", metavar="NAME", help=f"figures to draw (default all): {', '.join(figures.FIGURES)}")
     fig.add_argument("--out", default="results", metavar="DIR", help="the results folder (default results)")
+    fig.add_argument("--paper-runs", metavar="DIR", default=None,
+                     help="the stored paper-scale runs (default: this checkout's results/paper, else OUT/paper)")
     fig.set_defaults(run=run_figures)
 
 
@@ -64,24 +72,51 @@ def _say(text: str) -> None:
 def run_reproduce(args) -> int:
     check_int("seed", args.seed, 0)
     profile = "full" if args.full else "quick"
+    paper = Path(args.paper_runs) if args.paper_runs else default_paper_runs(Path(args.out))
+    if args.paper_runs and not paper.is_dir():
+        raise ValueError(f"paper-runs: {paper} is not a folder")
+    _say(f"stored paper-scale runs: {paper}")
     checks = reproduce(Path(args.out), Path(args.report), PROFILES[profile], args.seed, profile,
-                       runner=runner_options(args))
+                       runner=runner_options(args), paper_dir=paper)
+    return closing_summary(checks, args.report, args.out, args.strict)
+
+
+def closing_summary(checks: list[CheckResult], report, out, strict: bool) -> int:
+    """Print what was found and return the exit status: 1 when one of the toolkit's own rows FAILs
+    (a T-row, or stored runs that no longer reproduce), or with strict when any row FAILs; else 0,
+    whatever the verdicts on the paper's claims."""
     counts = tally(checks)
     print(f"{len(checks)} checks: " + ", ".join(f"{n} {s}" for s, n in counts.items())
-          + f"; report {args.report}, results {args.out}/")
-    bad = failed(checks)
-    for c in bad:
-        print(f"FAIL {c.id}: {c.statement}: {c.numbers}")
-    return 1 if bad else 0
+          + f"; report {report}, results {out}/")
+    claims_rows = [c for c in checks if not own_row(c)]
+    own = [c for c in checks if own_row(c)]
+    for label, rows in (("the paper's claims and the toolkit's experiments on them", claims_rows),
+                        ("the toolkit's own rows (T-rows, stored runs reproduce)", own)):
+        print(f"{label}: " + ", ".join(f"{n} {s}" for s, n in tally(rows).items()))
+    for c in failed(claims_rows):
+        print(f"FAIL {c.id} (a finding, not an error): {c.numbers}")
+    broken = failed(own)
+    for c in broken:
+        print(f"FAIL {c.id} (the toolkit): {c.statement}: {c.numbers}")
+    if broken:
+        return 1
+    return 1 if strict and failed(checks) else 0
+
+
+def default_paper_runs(out: Path) -> Path:
+    """This checkout's committed runs when there are some, else OUT/paper."""
+    return REPOSITORY_RUNS if REPOSITORY_RUNS.is_dir() else out / PAPER_DIR
 
 
 def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, grid: dict = E1,
-              study_options: dict | None = None, runner: dict | None = None) -> list[CheckResult]:
+              study_options: dict | None = None, runner: dict | None = None,
+              paper_dir: Path | None = None) -> list[CheckResult]:
     """Run everything, save the results, then draw the figures and write the report from them.
 
     trials: {"sweep", "study", "checks"} as in PROFILES; grid: the E1 sweep's ds, ks, ns, m;
     study_options: keyword arguments per study name (smaller grids for tests); runner: run_tasks's
-    options (workers, scheduler), with which the E1 configurations become tasks.
+    options (workers, scheduler), with which the E1 configurations become tasks; paper_dir: the stored
+    paper-scale runs (default out/paper).
     """
     out.mkdir(parents=True, exist_ok=True)
     study_options = study_options or {}
@@ -107,7 +142,7 @@ def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, gr
     start = time.perf_counter()
     _say("E2 and E3: the stored paper-scale runs, re-checked" if profile == "quick" else "E2 and E3: every block")
     experiments = paper_stage(out, "quick" if profile == "quick" else "full", workers=(runner or {}).get("workers", 2),
-                              plans=learning_plans(profile))
+                              plans=learning_plans(profile), paper_dir=paper_dir)
     timings["e2_e3_learning"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -130,7 +165,7 @@ def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, gr
     forms = {rid: latex(rid) for rid in (*DERIVATIONS, *EXTENSION)}
     (out / "closed_forms.json").write_text(json.dumps(forms, indent=1) + "\n")
 
-    figures.draw(out)
+    figures.draw(out, paper=paper_dir)
     write_report(load_checks(out / "checks.json"), report, profile=profile, seed=seed,
                  closed_forms=json.loads((out / "closed_forms.json").read_text()), figures_dir=out / "figures")
     return checks
@@ -204,7 +239,7 @@ def summary_claims(checks) -> list:
 def run_figures(args) -> int:
     out = Path(args.out)
     try:
-        paths = figures.draw(out, args.names)
+        paths = figures.draw(out, args.names, paper=Path(args.paper_runs) if args.paper_runs else default_paper_runs(out))
     except FileNotFoundError as err:
         raise ValueError(f"out: no saved results at {err.filename}; run `sgbp reproduce --out {out}` first") from None
     for path in paths:

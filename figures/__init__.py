@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from theory.params import CASES
 from figures import bandit, diagnosis_figs, expert_sweep, regime_map, rl, theory_figs
 
 SWEEP_FILE = "e1_sweep.csv"
@@ -83,5 +84,19 @@ def draw(results: Path, names=None, paper: Path | None = None) -> list[Path]:
         source, function = FIGURES[name]
         if source not in cache:
             cache[source] = load(results, source, paper)
-        paths += function(cache[source], results / "figures")
+        drawn = function(cache[source], results / "figures")
+        if not drawn:  # not drawn (a sweep with fewer than two settings stored): no stale picture stays
+            for old in _files_of(results / "figures", name):
+                old.unlink()
+        paths += drawn
     return paths
+
+
+def _files_of(folder: Path, name: str) -> list[Path]:
+    stems = [f"{name}_{case}" for case in CASES] if name == "ratio_vs_d" else [name]
+    return [folder / f"{stem}.{ext}" for stem in stems for ext in ("png", "pdf") if (folder / f"{stem}.{ext}").exists()]
+
+
+def not_drawn(results: Path) -> list[str]:
+    """The figures with no picture in results/figures (their data is not stored yet)."""
+    return [name for name in FIGURES if not _files_of(Path(results) / "figures", name)]

@@ -118,6 +118,11 @@ def controls(data: dict, outdir: Path) -> list[Path]:
     return save(fig, outdir, "e2_controls")
 
 
+def _settings(runs: list[dict], key: str) -> int:
+    """How many values of the sweep's setting the stored runs cover: a sweep figure needs two."""
+    return len({r["config"].get(key) for r in runs})
+
+
 def _final(group):
     return np.array([[r["result"]["eval"][-1]["reward"]] for r in group])
 
@@ -140,7 +145,7 @@ def _final_against(ax, runs, key, methods):
 def final_reward_vs_p_flip(data: dict, outdir: Path) -> list[Path]:
     """Final eval reward against the reward-flip probability (sweep 'p_flip')."""
     runs = _runs_of(data, "p_flip")
-    if not runs:
+    if _settings(runs, "p_flip") < 2:
         return []
     fig, (ax,) = panels(1, width=6.0, height=4.4)
     _final_against(ax, runs, "p_flip", METHOD_TITLES)
@@ -155,7 +160,7 @@ def final_reward_vs_p_flip(data: dict, outdir: Path) -> list[Path]:
 def final_reward_vs_learning_rate(data: dict, outdir: Path) -> list[Path]:
     """Final eval reward against the policy learning rate (sweep 'lr'): SparseNet and MLP side by side."""
     runs = _runs_of(data, "lr")
-    if not runs:
+    if max([_settings([r for r in runs if r["config"]["method"] == m], "lr") for m in METHOD_TITLES] + [0]) < 2:
         return []
     fig, axes = panels(2, width=5.0, height=4.2)
     for ax, methods, title in ((axes[0], ("sg", "sg-fixed", "bp"), "SparseNet"), (axes[1], ("mlp",), "MLP")):
@@ -172,7 +177,7 @@ def final_reward_vs_learning_rate(data: dict, outdir: Path) -> list[Path]:
 def final_reward_vs_parents(data: dict, outdir: Path) -> list[Path]:
     """Final eval reward against the number of parents each neuron reads (sweep 'parents')."""
     runs = _runs_of(data, "parents")
-    if not runs:
+    if _settings(runs, "parents") < 2:
         return []
     fig, (ax,) = panels(1, width=6.0, height=4.4)
     _final_against(ax, runs, "parents", ("sg", "sg-fixed", "bp"))
@@ -221,7 +226,7 @@ def layer_mean_lambda_vs_step(data: dict, outdir: Path) -> list[Path]:
 def ablation_curves(data: dict, outdir: Path) -> list[Path]:
     """Eval reward against step with lambda fixed at 0, 0.5, 1 in every layer, beside adaptive lambda."""
     runs = _runs_of(data, "ablation")
-    if not runs:
+    if len({(r["config"]["method"], r["config"]["lam"]) for r in runs}) < 2:
         return []
     fig, (ax,) = panels(1, width=6.2, height=4.4)
     for i, ((method, lam), group) in enumerate(_groups(runs, ("method", "lam")).items()):

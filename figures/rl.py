@@ -82,10 +82,13 @@ AUTHORS_ESCAPE = {"final": {"sparsenet-bptt": 0.98, "sparsenet-sg": 0.64, "gru":
 
 
 def _against_lr(runs: dict, outdir: Path, metric, label: str, name: str, anchors: dict | None = None) -> list[Path]:
-    if not runs:
-        return []
+    # a cell (environment, num_envs) is drawn when it has two learning rates or more
     cells = sorted({(r["config"]["env"], r["config"]["num_envs"]) for r in runs.values()},
                    key=lambda c: (list(ENV_TITLES).index(c[0]), c[1]))
+    cells = [c for c in cells if len({r["config"]["lr"] for r in runs.values()
+                                      if (r["config"]["env"], r["config"]["num_envs"]) == c}) >= 2]
+    if not cells:
+        return []
     fig, axes = panels(len(cells), width=4.8, height=4.0)
     for ax, (env, n) in zip(axes, cells):
         own = {k: r for k, r in runs.items() if r["config"]["env"] == env and r["config"]["num_envs"] == n}

@@ -126,6 +126,18 @@ def paper_stage(out: Path, profile: str, workers: int = 2, plans: dict | None = 
             + mechanism_rows(methods) + control_rows(e2["stored"]) + hypothesis_rows(e2["stored"]))
 
 
+def status(paper_dir: Path) -> str:
+    """The --status table of the stored paper-scale runs under paper_dir."""
+    from learning.status import e2_estimate, e3_estimate, status_text
+
+    experiments = {}
+    for name, estimate in (("E2", e2_estimate), ("E3", e3_estimate)):
+        spec = EXPERIMENTS[name]
+        plan, stored = spec["module"].load_stored(Path(paper_dir) / spec["folder"])
+        experiments[name] = (plan, stored, estimate)
+    return status_text(experiments)
+
+
 def run_named_blocks(out: Path, names: list[str], workers: int = 2) -> None:
     """Run (resuming) the named blocks, "E2:methods E3:escape-sparsenet ...", in the order given."""
     for item in names:
@@ -146,9 +158,19 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description="Run blocks of the paper-scale runs into OUT/paper (resumable).")
-    parser.add_argument("blocks", nargs="+", help="E2:NAME or E3:NAME, in the order to run them")
+    parser.add_argument("blocks", nargs="*", help="E2:NAME or E3:NAME, in the order to run them")
     parser.add_argument("--out", default="results", help="the results folder (default results)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--status", action="store_true",
+                        help="per block: runs stored and planned, CPU-hours spent and the estimate to finish")
     args = parser.parse_args()
-    run_named_blocks(Path(args.out), args.blocks, args.workers)
+    if args.status:
+        print(status(Path(args.out) / PAPER_DIR))
+    elif not args.blocks:
+        parser.error("give blocks to run (E2:NAME or E3:NAME) or --status")
+    else:
+        try:
+            run_named_blocks(Path(args.out), args.blocks, args.workers)
+        except ValueError as err:
+            parser.error(str(err))
 

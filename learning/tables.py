@@ -30,3 +30,12 @@ def csv_text(header, rows) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def identifying_fields(configs: list[dict], first: tuple, defaults: dict | None = None) -> tuple:
+    """`first`, then every other configuration field whose value differs between the configs (sorted by
+    name), so that a table's rows tell its runs apart; a field a config leaves out takes its default."""
+    defaults = defaults or {}
+    keys = sorted({k for c in configs for k in c} - set(first))
+    varying = [k for k in keys if len({json.dumps(c.get(k, defaults.get(k)), sort_keys=True) for c in configs}) > 1]
+    return tuple(first) + tuple(varying)

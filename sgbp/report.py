@@ -171,8 +171,10 @@ def closed_forms_section(forms: dict[str, str]) -> list[str]:
 
 
 def write_report(checks: list[CheckResult], path: Path, profile: str, seed: int,
-                 closed_forms: dict[str, str] | None = None, figures_dir: Path | None = None) -> None:
+                 closed_forms: dict[str, str] | None = None, figures_dir: Path | None = None,
+                 not_drawn: list[str] | None = None) -> None:
     """figures_dir: where the figures lie (default results/figures); links are relative to the report.
+    not_drawn: the figures whose sweeps are not stored yet, listed as not run yet.
 
     Rows are sorted by result number (T2, T2-shared, ..., T10-mc), keeping their order within a result.
     """
@@ -184,6 +186,11 @@ def write_report(checks: list[CheckResult], path: Path, profile: str, seed: int,
     lines += ["", "## C-rows: claims of the paper", ""] + _table(claims, claim_source, figures)
     lines += ["", "## T-rows: results of this formalisation (THEORY.md sections 4 and 6)", ""]
     lines += _table(results, _t_source, figures)
+    if not_drawn:
+        lines += ["", "## Figures not drawn yet", "",
+                  "Their sweeps have fewer than two settings stored (a figure is never drawn around one point); "
+                  "`python -m learning.paper --status` tells what is left to run:", ""]
+        lines += [f"- `{name}`: not run yet" for name in not_drawn]
     if closed_forms:
         lines += closed_forms_section(closed_forms)
     path.write_text("\n".join(lines) + "\n")

@@ -167,7 +167,8 @@ def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, gr
 
     figures.draw(out, paper=paper_dir)
     write_report(load_checks(out / "checks.json"), report, profile=profile, seed=seed,
-                 closed_forms=json.loads((out / "closed_forms.json").read_text()), figures_dir=out / "figures")
+                 closed_forms=json.loads((out / "closed_forms.json").read_text()), figures_dir=out / "figures",
+                 not_drawn=figures.not_drawn(out))
     return checks
 
 

@@ -284,3 +284,41 @@ def test_the_sgd_control_rates_are_the_committed_pilot_best():
         if method not in best or area > best[method][1]:
             best[method] = (task.config["lr"], area)
     assert {m: lr for m, (lr, _) in best.items()} == bandit_paper.SGD_LR
+
+
+def test_runs_csv_tells_apart_runs_that_differ_in_any_setting(tmp_path):
+    from learning.bandit.sweeps import write_tables
+    from learning.tables import identifying_fields
+
+    # the authors' SG start and the SG from zero, otherwise the same run: the table needs sg_init
+    tasks = bandit_tasks("methods", TINY, (0,), ("sg",)) + bandit_tasks("methods", TINY | {"sg_init": "zero"}, (0,), ("sg",))
+    for task in tasks:
+        write(tmp_path, task, bandit_result(0.5) | {"cpu_seconds": 2.0}, BANDIT_TRAIN)
+    (tmp_path / "sweeps.json").write_text(json.dumps({"methods": {"keys": [t.key for t in tasks], "points": []}}))
+    write_tables(tmp_path)
+    lines = (tmp_path / "runs.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    assert "sg_init" in header and "optimizer" not in header and header[-1] == "cpu_seconds"
+    column = header.index("sg_init")
+    assert sorted(line.split(",")[column] for line in lines[1:]) == ["policy", "zero"]
+    # a field one config leaves out counts as its default: no column when all have the default
+    assert identifying_fields([{"a": 1}, {"a": 1, "b": None}], ("a",), {"b": None}) == ("a",)
+    assert identifying_fields([{"a": 1}, {"a": 1, "b": 2}], ("a",), {"b": None}) == ("a", "b")
+
+
+def test_status_counts_blocks_and_cpu_hours(tmp_path, capsys):
+    from learning.status import block_status, e2_estimate
+
+    plan = e2_plan()
+    tasks = plan["methods"][1]
+    # two SG runs of 12 steps at 36 CPU seconds (3 s a step), the rest missing
+    stored_tasks = [t for t in tasks if t.config["method"] == "sg"][:2]
+    for task in stored_tasks:
+        write(tmp_path, task, bandit_result(0.5) | {"cpu_seconds": 36.0}, BANDIT_TRAIN)
+    plan, stored = bandit_paper.load_stored(tmp_path, plan)
+    (row,) = block_status(plan, stored, e2_estimate)
+    assert (row["planned"], row["stored"]) == (6, 2)
+    assert row["cpu_hours"] == pytest.approx(72 / 3600)
+    # the missing SG run at 3 s a step (its kind's mean); the 3 BP runs at the fallback rate
+    from learning.status import ESTIMATE_E2_STEP
+    assert row["left_hours"] == pytest.approx((12 * 3.0 + 3 * 12 * ESTIMATE_E2_STEP["bp"]) / 3600)

@@ -26,6 +26,8 @@ SMALL_STUDIES = {
 NEED_PAPER_BLOCKS = set(CONTROLS) | {row_id(c, r) for c, r in PAIRS} | {"C8-why", "C8-12", "C8-trend"}
 # the test profile's bandit runs only the method comparison: no p_flip, lr, parents or ablation sweep
 E2_NOT_IN_PROFILE = {"e2_final_vs_p_flip", "e2_final_vs_lr", "e2_final_vs_parents", "e2_ablation", "e2_controls"}
+# and the E3 runs of one learning rate: no figure against the learning rate is drawn around one point
+NOT_IN_PROFILE = E2_NOT_IN_PROFILE | {"e3_final_vs_lr", "e3_auc_vs_lr"}
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +45,13 @@ def test_results_are_saved_before_the_figures(run):
     assert len(rows) == len(CASES) * 2 * 4
     for name in figures.STUDY_FILES.values():
         assert json.loads((out / name).read_text())
+    # the figures whose sweeps the profile lacks are not drawn, and the report lists them as not run yet
+    assert set(figures.not_drawn(out)) <= NOT_IN_PROFILE
+    assert {"e2_final_vs_p_flip", "e3_final_vs_lr", "e3_auc_vs_lr"} <= set(figures.not_drawn(out))
+    report = (out / "paper_checks.md").read_text()
+    assert all(f"`{name}`: not run yet" in report for name in figures.not_drawn(out))
     for name in figures.FIGURES:
-        if name in E2_NOT_IN_PROFILE:
+        if name in NOT_IN_PROFILE:
             continue
         stem = [name] if name != "ratio_vs_d" else [f"ratio_vs_d_{case}" for case in CASES]
         for s in stem:
@@ -131,13 +138,19 @@ def test_figures_rejects_unknown_names_and_missing_results(run, tmp_path, capsys
     assert len(err) == 1 and "run `sgbp reproduce" in err[0]
 
 
-def test_reproduce_exits_non_zero_when_a_check_fails(monkeypatch, tmp_path, capsys):
+def test_reproduce_exits_non_zero_when_a_toolkit_row_fails(monkeypatch, tmp_path, capsys):
     from theory.checks import FAIL, CheckResult
 
     bad = CheckResult("T1", "forced failure", "symbolic", "0 != 1", FAIL)
     monkeypatch.setattr(reproduce_cmd, "reproduce", lambda *a, **k: [bad])
     assert main(["reproduce", "--out", str(tmp_path), "--report", str(tmp_path / "r.md")]) == 1
-    assert "FAIL T1: forced failure" in capsys.readouterr().out
+    assert "FAIL T1 (the toolkit): forced failure" in capsys.readouterr().out
+    # a paper claim that FAILs is reported, and only --strict makes it an exit 1
+    claim = CheckResult("C8", "a claim", "experiment", "t = -3", FAIL)
+    monkeypatch.setattr(reproduce_cmd, "reproduce", lambda *a, **k: [claim])
+    assert main(["reproduce", "--out", str(tmp_path), "--report", str(tmp_path / "r.md")]) == 0
+    assert "FAIL C8 (a finding, not an error): t = -3" in capsys.readouterr().out
+    assert main(["reproduce", "--strict", "--out", str(tmp_path), "--report", str(tmp_path / "r.md")]) == 1
 
 
 def test_reproduce_rejects_a_negative_seed(capsys):

@@ -12,6 +12,8 @@ Layout of a results folder:
   eval.csv          key, step, reward (noise-free evaluation)
   lambda.csv        key, step, layer, lambda (SparseNet with SG)
   probes.csv        key, step, layer, the gradient-MSE probe's moments
+  measures.csv      key, step, the policy's entropy and modal share, per layer its movement and output rms
+  (runs.csv's settings are TABLE_FIELDS and every other setting that differs between its runs)
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from learning.bandit.train import METHODS, full_config
-from learning.tables import area_under_curve, csv_text, load_manifest
+from learning.bandit.train import DEFAULTS, METHODS, full_config
+from learning.tables import area_under_curve, csv_text, identifying_fields, load_manifest
 from runner import Task, run_tasks
 from runner.tasks import save_atomic
 
@@ -164,19 +166,26 @@ def write_tables(out: Path) -> None:
     if not (out / "sweeps.json").exists():
         return
     runs = load_runs(out)["runs"]
-    summary, evals, lams, probes = [], [], [], []
+    summary, evals, lams, probes, measures = [], [], [], [], []
+    fields = identifying_fields([run["config"] for run in runs.values()], TABLE_FIELDS[1:], DEFAULTS)
     for key, run in sorted(runs.items()):
         config, result = run["config"], run["result"]
         steps, rewards = reward_curve(result)
-        summary.append([key] + [config[f] for f in TABLE_FIELDS[1:]]
-                       + [rewards[-1], area_under_curve(steps, rewards), result.get("seconds")])
+        summary.append([key] + [config.get(f, DEFAULTS.get(f)) for f in fields]
+                       + [rewards[-1], area_under_curve(steps, rewards), result.get("seconds"), result.get("cpu_seconds")])
         evals += [[key, int(s), r] for s, r in zip(steps, rewards)]
         for entry in result.get("lambda", []):
             lams += [[key, entry["step"], layer + 1, value] for layer, value in enumerate(entry["layers"])]
         for entry in result.get("probes", []):
             probes += [[key, entry["step"], layer + 1] + [m.get(f) for f in PROBE_FIELDS]
                        for layer, m in enumerate(entry["layers"])]
-    save_atomic(out / "runs.csv", csv_text(TABLE_FIELDS + ("final_reward", "auc", "seconds"), summary))
+        for m in result.get("measures", []):
+            measures += [[key, m["step"], m["entropy"], m["modal_share"], m["readout_moved"], layer + 1, row["moved"],
+                          row["rms"]] for layer, row in enumerate(m["layers"])]
+    save_atomic(out / "runs.csv", csv_text(("key",) + fields + ("final_reward", "auc", "seconds", "cpu_seconds"),
+                                           summary))
+    save_atomic(out / "measures.csv", csv_text(("key", "step", "entropy", "modal_share", "readout_moved", "layer",
+                                                "moved", "rms"), measures))
     save_atomic(out / "eval.csv", csv_text(("key", "step", "reward"), evals))
     save_atomic(out / "lambda.csv", csv_text(("key", "step", "layer", "lambda"), lams))
     save_atomic(out / "probes.csv", csv_text(("key", "step", "layer") + PROBE_FIELDS, probes))

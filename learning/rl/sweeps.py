@@ -18,7 +18,7 @@ import numpy as np
 
 from learning.rl.labyrinth import EPISODE_LENGTH
 from learning.rl.train import rl_config
-from learning.tables import area_under_curve, csv_text, load_manifest
+from learning.tables import area_under_curve, csv_text, identifying_fields, load_manifest
 from runner import Task, run_tasks
 from runner.tasks import save_atomic
 
@@ -102,17 +102,19 @@ def write_tables(out: Path) -> None:
     if not (out / "sweeps.json").exists():
         return
     summary, updates = [], []
-    for key, run in sorted(load_runs(out).items()):
+    runs = load_runs(out)
+    fields = identifying_fields([run["config"] for run in runs.values()], RUN_FIELDS[1:])
+    for key, run in sorted(runs.items()):
         c, r = run["config"], run["result"]
         lam = r.get("lambda_mean")
-        summary.append([key] + [c[f] for f in RUN_FIELDS[1:]]
-                       + [final_success(r), success_area(r), lam[-1] if lam else "", r["seconds"]])
+        summary.append([key] + [c.get(f) for f in fields]
+                       + [final_success(r), success_area(r), lam[-1] if lam else "", r["seconds"], r.get("cpu_seconds")])
         steps = nominal_steps(c, len(r["success"]))
         for u in range(len(r["success"])):
             updates.append([key, u + 1, int(steps[u]), r["steps"][u], r["success"][u], r["return"][u],
                             r["length"][u], lam[u] if lam else ""])
-    save_atomic(out / "runs.csv", csv_text(RUN_FIELDS + ("final_success", "success_auc", "final_lambda",
-                                                          "seconds"), summary))
+    save_atomic(out / "runs.csv", csv_text(("key",) + fields + ("final_success", "success_auc", "final_lambda",
+                                                                 "seconds", "cpu_seconds"), summary))
     save_atomic(out / "updates.csv", csv_text(UPDATE_FIELDS, updates))
 
 

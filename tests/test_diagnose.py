@@ -356,3 +356,57 @@ def test_cli_errors_are_one_line(capsys, args, text):
     assert main(["diagnose", "expert", "--d", "4", "--m", "2", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and text in err[0]
+
+
+# ---- tests written against planted bugs: each names the bug it would catch ----
+
+def test_per_state_se_by_hand():
+    """Guards against the factor R dropped from under the square root of the per-state SE. Terms 1, 2, 3, 6:
+    mean 3, squared deviations 4 + 1 + 0 + 9 = 14; SE of their sum = sqrt(R * 14 / (R - 1)) = sqrt(56/3)."""
+    from theory.diagnose import _per_state_se
+
+    assert _per_state_se(np.array([1.0, 2.0, 3.0, 6.0])) == pytest.approx(math.sqrt(56 / 3), rel=1e-14)
+    # identical terms: no spread, SE 0; a batch axis in front is kept
+    np.testing.assert_allclose(_per_state_se(np.array([[2.0, 2.0, 2.0], [0.0, 3.0, 6.0]])), [0.0, math.sqrt(3 * 18 / 2)])
+
+
+@pytest.mark.parametrize("case", ["noisy", "partial"])
+def test_standard_errors_of_the_variance_estimates_match_their_spread(small, case):
+    """Guards against the same bug by simulation: over 4000 batches (n = 2, R = 16 states), the rms of the
+    reported SEs of V_BP_hat, V_SG_hat and C_hat against the standard deviation of the estimates. The SE is
+    conservative when the states' terms differ in mean, so the ratio may exceed 1; measured 1.07-1.08. The
+    sample sd of 4000 draws is within 5% here, so [0.85, 1.6] holds; the bug divides the ratio by
+    sqrt(16) = 4 (0.27), and a doubled SE gives 2.1."""
+    inst, st = small
+    run = mc.run_trials(inst, FeedbackModel(case=case), 2, 4000, 5, st=st, with_test=False)
+    for key in ("v_bp", "v_sg", "c"):
+        ratio = np.sqrt(np.mean(run["se_" + key] ** 2)) / run[key].std(ddof=1)
+        assert 0.85 < ratio < 1.6, (key, ratio)
+
+
+@pytest.mark.parametrize("case", ["noisy", "activation", "partial"])
+def test_lambda_rep_stays_in_zero_one_under_b(small, case):
+    """Guards against lambda_rep without its clip at 0: with B holding (no leak) the unclipped plug-in
+    (B_hat + V_SG_hat - C_hat) / ||b_hat||^2 is negative in about half the batches at n = 2 (so the clip
+    is exercised here), and lambda_rep must still lie in [0, 1]."""
+    inst, st = small
+    run = mc.run_trials(inst, FeedbackModel(case=case), 2, 2000, 6, st=st, with_se=False)
+    raw = (run["B"] + run["v_sg"] - run["c"]) / run["b_hat_sq"]
+    assert np.mean(raw < 0) > 0.3
+    assert run["lambda_rep"].min() >= 0.0 and run["lambda_rep"].max() <= 1.0
+    np.testing.assert_array_equal(run["lambda_rep"][raw < 0], 0.0)
+
+
+@pytest.mark.parametrize("case", ["noisy", "partial"])
+def test_b_test_keeps_its_level_at_n_4(case):
+    """Guards against a wrong Cornish-Fisher critical value of the test of B. Under B at n = 4 (d = 5,
+    4000 batches) the false-alarm rate must lie within 4 binomial SEs (0.0138) of the level 0.05: measured
+    0.048 (noisy) and 0.050 (partial); the plain normal critical value gives 0.086, the skewness term with
+    its sign flipped 0.14. (The activation case's non-Gaussian noise puts it at 0.07: the report's T12-mc
+    row allows for that with its slack.)"""
+    from theory.diagnose import LEVEL
+
+    inst = make_expert_instance(5, 2, 5, 0)
+    run = mc.run_trials(inst, FeedbackModel(case=case), 4, 4000, 77, st=Structure.of(inst))
+    rate = run["b_rejected"].mean()
+    assert abs(rate - LEVEL) < 4 * math.sqrt(LEVEL * (1 - LEVEL) / 4000), rate

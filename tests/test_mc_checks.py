@@ -130,3 +130,19 @@ def test_all_checks_have_their_ids():
     results = checks.monte_carlo_checks(scale=0.02, seed=1)
     assert [r.id for r in results] == [f"T{i}-mc" for i in range(1, 10)] + ["T2-shared"]
     assert all(r.method == "Monte Carlo" and r.numbers for r in results)
+
+
+def test_margin_by_hand():
+    """Guards against the ordering margin with the wrong sign (an ordering passing when it is 3 SE short
+    of zero instead of 3 SE clear of it): (mean - 3 SE) / SE."""
+    assert checks._margin(5.0, 1.0) == pytest.approx(2.0)
+    assert checks._margin(2.0, 1.0) == pytest.approx(-1.0)  # clear of zero, but not by 3 SE: fails
+    assert checks._margin(-2.0, 1.0) < 0  # the wrong way round: fails
+    assert checks._margin(1e-9, 0.0) == math.inf and checks._margin(0.0, 0.0) == -math.inf
+
+
+def test_an_ordering_check_fails_on_a_false_ordering():
+    """T6 with its two sample sizes swapped asks SG to win far above the crossover and BP far below it:
+    both orderings are false, and the check must FAIL."""
+    result = checks.check_t6(trials=TRIALS, d=5, n_low=32, n_high=2)
+    assert not result.passed and result.status == "FAIL"

@@ -151,3 +151,22 @@ def test_bad_arguments_name_the_parameter(kwargs, name):
     args = {"n": 1, "trials": 10, "seed": 0} | kwargs
     with pytest.raises(ValueError, match=f"^{name}"):
         simulate_expert(inst, FeedbackModel(), **args)
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("k", [3, 2])
+def test_one_state_cells_at_k_equal_d(case, k):
+    """Guards against the SG-table weight of a cell that holds a single state set to 0 (every other test
+    instance has k < d, so no one-state cells). At d = k = 3 every cell is one state: SG's table is the
+    state's own feedback and SG's gradient is BP's, trial by trial; at k = d - 1 cells hold two states.
+    The engine's MSEs within 4 SE of the exact values in both (the bug gives MSE_SG 0.259 against the
+    exact 0.036 at d = k = 3)."""
+    inst = make_expert_instance(3, k, 2, 5)
+    fb = FeedbackModel(case=case, rho=0.0)
+    exact = exact_mse(inst, fb, 2)
+    mc = simulate_expert(inst, fb, 2, 20000, 13, keep_rows=True)
+    if k == 3:
+        assert exact.mse_sg == pytest.approx(exact.mse_bp, rel=1e-12)
+        np.testing.assert_allclose(mc.rows[:, 1], mc.rows[:, 0], rtol=1e-12, atol=1e-15)
+    assert abs(mc.mse_bp - exact.mse_bp) < 4 * mc.se_bp
+    assert abs(mc.mse_sg - exact.mse_sg) < 4 * mc.se_sg

@@ -1,4 +1,4 @@
-"""Figures of the noisy-digit bandit (REFERENCE.md E2), drawn from a results folder of `sgbp bandit`.
+"""Figures of the noisy-digit bandit (docs/experiments.md E2), drawn from a results folder of `sgbp bandit`.
 
 Each figure draws the sweep it needs and returns no paths when that sweep was not run (the quick
 profile of `sgbp reproduce` runs only the method comparison). Curves are means over seeds with one
@@ -21,7 +21,7 @@ METHOD_TITLES = {
 }
 METHOD_COLORS = {"sg": ADAPT_COLOR, "sg-fixed": SG_COLOR, "bp": BP_COLOR, "mlp": "0.35"}
 CHANCE_NOTE = "chance"
-# REFERENCE.md: the authors' code on these digits, p_flip 0.4, seed 0 (sanity anchors, not targets)
+# docs/experiments.md: the authors' code on these digits, p_flip 0.4, seed 0 (sanity anchors, not targets)
 AUTHORS_STEPS = (316, 632, 1500)
 AUTHORS_SEED0 = {"sg": (0.59, 0.66, 0.90), "bp": (0.24, 0.36, 0.73)}
 

@@ -1,4 +1,4 @@
-"""The four expert-simulation figures of REFERENCE.md E1, drawn from the sweep's rows.
+"""The four expert-simulation figures of docs/experiments.md E1, drawn from the sweep's rows.
 
 Each shows the Monte Carlo estimate with a 95% interval and the exact value from theory/
 beside it (markers: simulation; thin lines: exact).

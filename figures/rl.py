@@ -1,4 +1,4 @@
-"""Figures of the POPGym labyrinths (REFERENCE.md E3), drawn from an E3 results folder.
+"""Figures of the POPGym labyrinths (docs/experiments.md E3), drawn from an E3 results folder.
 
 Means over seeds with one standard error (shaded, or as bars). Environment steps are counted as the
 authors count them: updates x num_envs x episode length.
@@ -75,7 +75,7 @@ def success_vs_steps(runs: dict, outdir: Path) -> list[Path]:
     return save(fig, outdir, "e3_success_vs_steps")
 
 
-# REFERENCE.md: the authors' code on Escape, 20 episodes per update, lr 1e-3, seed 0 (sanity anchors):
+# docs/experiments.md: the authors' code on Escape, 20 episodes per update, lr 1e-3, seed 0 (sanity anchors):
 # success over the last 5 updates / mean success over all 300 updates
 AUTHORS_ESCAPE = {"final": {"sparsenet-bptt": 0.98, "sparsenet-sg": 0.64, "gru": 0.15},
                   "area": {"sparsenet-bptt": 0.56, "sparsenet-sg": 0.33, "gru": 0.22}}

@@ -1,4 +1,4 @@
-"""Monte Carlo verification of T1-T9 (THEORY.md 4) and of the correlated-noise variant.
+"""Monte Carlo verification of T1-T9 (docs/theory.md 4) and of the correlated-noise variant.
 
 Every check simulates the estimators (montecarlo.expert, montecarlo.pooling) and compares
 with the exact values of theory/ or with the stated ordering. Tolerances, in standard errors:

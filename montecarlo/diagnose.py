@@ -1,4 +1,4 @@
-"""Monte Carlo verification of T10-T12 (THEORY.md section 6): the diagnosis on simulated batches.
+"""Monte Carlo verification of T10-T12 (docs/theory.md section 6): the diagnosis on simulated batches.
 
 Each trial draws a batch the way montecarlo.expert does (n feedback samples of every state and
 expert: noisy f = fbar + sigma eps, activation f = fbar b / p, partial f = fbar - alpha_j zeta, one

@@ -1,4 +1,4 @@
-"""Monte Carlo simulation of the BP, SG, mixture and adaptive-mixture estimators (THEORY.md 2, 4).
+"""Monte Carlo simulation of the BP, SG, mixture and adaptive-mixture estimators (docs/theory.md 2, 4).
 
 What one trial does, for a fixed instance (the trials redraw only the feedback noise):
 

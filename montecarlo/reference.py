@@ -1,6 +1,6 @@
 """A plain vectorised numpy implementation of the same estimators, one trial at a time.
 
-The style of the authors' simulation (REFERENCE.md E1): per trial, draw the feedback samples
+The style of the authors' simulation (docs/experiments.md E1): per trial, draw the feedback samples
 of all states at once and average them, fit the cell tables with bincount, form the gradients
 with einsum. It serves as the engine's speed baseline (montecarlo.bench) and, fed the engine's
 own random numbers, as an independent check of its arithmetic (tests/test_mc_engine.py).

@@ -1,4 +1,4 @@
-"""`sgbp bandit`: the noisy-digit contextual bandit of REFERENCE.md E2, one configuration or a sweep."""
+"""`sgbp bandit`: the noisy-digit contextual bandit of docs/experiments.md E2, one configuration or a sweep."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def add_parser(subparsers) -> None:
     sweeps = "; ".join(f"{name}: {text}" for name, text in SWEEP_HELP.items())
     p = subparsers.add_parser(
         "bandit",
-        help="train policies on the noisy-digit contextual bandit (REFERENCE.md E2)",
+        help="train policies on the noisy-digit contextual bandit (docs/experiments.md E2)",
         description="Train the SparseNet policy with SG and adaptive lambda (sg), SG and fixed lambda (sg-fixed), "
         "BP (bp), or the MLP with BP (mlp) on the bandit whose reward 1[action = digit] is flipped with "
         "probability p_flip. Every option left out takes the paper's value. Each seed is one run; each "

@@ -24,7 +24,7 @@ from theory.params import check_instance_shape, check_int, check_leak
 def add_parser(subparsers) -> None:
     diag = subparsers.add_parser("diagnose", help="detect conditions A and B from batches; recommend BP, SG or a mixture")
     models = diag.add_subparsers(dest="model", required=True, parser_class=type(diag))
-    expert = models.add_parser("expert", help="the finite-partition expert model (REFERENCE.md E1)")
+    expert = models.add_parser("expert", help="the finite-partition expert model (docs/experiments.md E1)")
     add_expert_args(expert)
     expert.set_defaults(n=2)
     expert.add_argument("--trials", type=int, default=200, help="batches to diagnose (default 200)")

@@ -22,7 +22,7 @@ def add_parser(subparsers) -> None:
     models = explore.add_subparsers(dest="model", required=True, parser_class=type(explore))
     expert = models.add_parser(
         "expert",
-        help="simulate BP, SG and the mixture on the expert model (REFERENCE.md E1)",
+        help="simulate BP, SG and the mixture on the expert model (docs/experiments.md E1)",
         description="Simulate the estimators on the seeded instance of `sgbp theory expert`. --d, --k and "
         "--n take a value, a range A-B or a comma list, and --case takes 'all': every combination "
         "is one configuration; (d, k) pairs with k > d are skipped. With --json, one configuration "

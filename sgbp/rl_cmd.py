@@ -27,7 +27,7 @@ def name_list(text: str) -> list[str]:
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("rl", help="REINFORCE on POPGym labyrinths: GRU, LSTM, SparseNet with BPTT or SG (E3)",
-                              description="REINFORCE on POPGym's LabyrinthEscape and LabyrinthExplore (REFERENCE.md "
+                              description="REINFORCE on POPGym's LabyrinthEscape and LabyrinthExplore (docs/experiments.md "
                               "E3): every combination of the listed settings is one run; finished runs are saved "
                               "and skipped when the command is run again.")
     p.add_argument("--env", type=name_list, default=None, help=f"{', '.join(ENVS)} or all (default escape)")
@@ -40,7 +40,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--sg-lr", type=float, default=rl.DEFAULTS["sg_lr"],
                    help=f"sparsenet-sg: learning rate of the SG predictors (default {rl.DEFAULTS['sg_lr']:g})")
     p.add_argument("--sweep", choices=("paper",), default=None,
-                   help="paper: REFERENCE.md E3's sweep (learning rates 2e-4..4e-3, num_envs 20 and 40, seeds 0-5, "
+                   help="paper: docs/experiments.md E3's sweep (learning rates 2e-4..4e-3, num_envs 20 and 40, seeds 0-5, "
                    "300 updates, all models, both environments) for the settings not given")
     p.add_argument("--out", default="results/rl", metavar="DIR", help="results folder (default results/rl)")
     add_runner_args(p)

@@ -17,7 +17,7 @@ THEORY_KEYS = ("mse_bp", "mse_sg", "ratio", "bias_sq", "lambda_star", "mse_mix")
 def add_parser(subparsers) -> None:
     theory = subparsers.add_parser("theory", help="exact values from the closed forms")
     models = theory.add_subparsers(dest="model", required=True, parser_class=type(theory))
-    expert = models.add_parser("expert", help="the finite-partition expert model (REFERENCE.md E1)")
+    expert = models.add_parser("expert", help="the finite-partition expert model (docs/experiments.md E1)")
     add_expert_args(expert)
     add_save_instance_arg(expert)
     expert.set_defaults(run=run_expert)

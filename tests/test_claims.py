@@ -97,7 +97,7 @@ def test_report_sorts_rows_by_result_number_and_keeps_their_order_within_a_resul
              line.startswith("| T")]
     order = [rid for rid in order if rid[1:2].isdigit()]
     assert order == ["C2", "C10", "T1-sym", "T2-sym", "T2-shared", "T2-mc", "T10-mc", "T10-sym"]
-    assert "THEORY.md T10 (section 6, toolkit extension) |" in path.read_text()
+    assert "docs/theory.md T10 (section 6, toolkit extension) |" in path.read_text()
 
 
 @pytest.mark.parametrize("ids, bad", [(("T3-sym", "T3-mc", "T3-sym"), "T3-sym"), (("T3-sym", "X1"), "X1"),

@@ -23,7 +23,7 @@ Z = 4.0  # a simulated mean must lie within Z standard errors of the exact value
 # ---------------------------------------------------------------- brute-force estimators
 
 class BruteForce:
-    """The gradient estimators of one instance, written out from THEORY.md section 2."""
+    """The gradient estimators of one instance, written out from docs/theory.md section 2."""
 
     def __init__(self, inst, rho=0.0, private=None, common=None):
         self.inst = inst

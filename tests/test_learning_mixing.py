@@ -1,4 +1,4 @@
-"""The adaptive lambda: the authors' plug-in (THEORY.md T8), as training computes it per neuron."""
+"""The adaptive lambda: the authors' plug-in (docs/theory.md T8), as training computes it per neuron."""
 
 import numpy as np
 import pytest

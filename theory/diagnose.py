@@ -1,4 +1,4 @@
-"""Diagnosing conditions A and B from one batch, and the replicate plug-in lambda_rep (THEORY.md 6).
+"""Diagnosing conditions A and B from one batch, and the replicate plug-in lambda_rep (docs/theory.md 6).
 
 The learner knows the structure (contributions x_rj on one parameter block per state, the cells)
 but neither the clean feedback fbar nor the noise. From n >= 2 feedback samples per state:

@@ -1,6 +1,6 @@
-"""The finite-partition expert model of THEORY.md section 2, as data.
+"""The finite-partition expert model of docs/theory.md section 2, as data.
 
-An instance is drawn once per seed, in the order REFERENCE.md E1 describes
+An instance is drawn once per seed, in the order docs/experiments.md E1 describes
 (Jacobians, expert coordinates, a, b, beta, gamma, alpha); the leak that breaks
 condition B is drawn last, so that turning it on leaves everything else unchanged.
 """
@@ -133,7 +133,7 @@ def hypercube_codes(d: int) -> np.ndarray:
 
 
 def make_expert_instance(d: int, k: int, m: int, seed: int) -> ExpertInstance:
-    """Draw the authors' construction (REFERENCE.md E1) from `seed`."""
+    """Draw the authors' construction (docs/experiments.md E1) from `seed`."""
     check_instance_shape(d=d, k=k, m=m)
     rng = np.random.default_rng(seed)
     R = 2**d

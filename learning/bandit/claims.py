@@ -1,4 +1,4 @@
-"""C8 and C3 of paper_checks.md from the bandit runs (REFERENCE.md E2), with criteria fixed in advance.
+"""C8 and C3 of paper_checks.md from the bandit runs (docs/experiments.md E2), with criteria fixed in advance.
 
 C8 criterion (fixed before any run): at p_flip = 0.4, for each seed run by both SparseNet with SG and
 adaptive lambda and SparseNet with BP (same seed, same settings apart from the method and its learning

@@ -1,10 +1,10 @@
-"""Contexts of the noisy-digit bandit (REFERENCE.md E2): images with their digit labels.
+"""Contexts of the noisy-digit bandit (docs/experiments.md E2): images with their digit labels.
 
 Two sources, both offline:
 - "digits" (default): the 1,797 handwritten 8 x 8 digits that scikit-learn installs with itself. Each
   image is upsampled 3x (every pixel becomes a 3 x 3 block) and padded with 2 background pixels on each
   side to 28 x 28, the size of MNIST, so the networks keep the paper's MNIST size (784 inputs), as in the
-  sanity run of the authors' code recorded in REFERENCE.md. The train/test split is stratified by class
+  sanity run of the authors' code recorded in docs/experiments.md. The train/test split is stratified by class
   and fixed by `seed`.
 - "mnist": the four standard MNIST IDX files (raw or .gz) in a folder the user provides, read by
   learning/bandit/idx.py; the standard train/test split. Nothing is ever downloaded.
@@ -22,7 +22,7 @@ import numpy as np
 from learning.bandit.idx import read_idx
 
 DATASETS = ("digits", "mnist")
-# REFERENCE.md E2: the digit 2 is left out, 9 actions
+# docs/experiments.md E2: the digit 2 is left out, 9 actions
 DEFAULT_CLASSES = (0, 1, 3, 4, 5, 6, 7, 8, 9)
 MEAN, STD = 0.1307, 0.3081
 SIDE = 28

@@ -1,4 +1,4 @@
-"""The noisy-digit contextual bandit (REFERENCE.md E2): one training run of one method.
+"""The noisy-digit contextual bandit (docs/experiments.md E2): one training run of one method.
 
 Each step draws a batch of training images, samples one action per image from the policy,
 observes the reward 1[a = y] flipped with probability p_flip, and updates the policy by

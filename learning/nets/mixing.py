@@ -1,4 +1,4 @@
-"""Per-neuron mixing weight lambda of BP against SG: the authors' adaptive plug-in (THEORY.md T8).
+"""Per-neuron mixing weight lambda of BP against SG: the authors' adaptive plug-in (docs/theory.md T8).
 
 For one neuron, a sample i contributes w_i (its BP gradient of the neuron's parameters) and
 what_i (its SG gradient); u_i = what_i - w_i. Over a batch of B samples:

@@ -1,4 +1,4 @@
-"""The MLP baseline (REFERENCE.md E2): tanh hidden layers, a linear logit layer, explicit backward.
+"""The MLP baseline (docs/experiments.md E2): tanh hidden layers, a linear logit layer, explicit backward.
 
 Width 745 with 5 hidden layers at MNIST size (2,814,619 parameters, close to SparseNet's).
 Weights Xavier-normal, biases zero (the authors' init). Batch-major: x (batch, in_dim).

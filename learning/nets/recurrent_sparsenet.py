@@ -1,4 +1,4 @@
-"""The recurrent SparseNet of REFERENCE.md E3: routed neurons whose parents are neurons of the
+"""The recurrent SparseNet of docs/experiments.md E3: routed neurons whose parents are neurons of the
 previous time step, and its actor head.
 
 128 neurons of 6 numbers; each reads 6 recurrent parents (its cell's local information) and has 6

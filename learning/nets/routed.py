@@ -1,4 +1,4 @@
-"""A layer of routed neurons (REFERENCE.md E2's SparseNet cell), forward and explicit backward.
+"""A layer of routed neurons (docs/experiments.md E2's SparseNet cell), forward and explicit backward.
 
 Each of the `width` neurons reads its own input vector x (length `in_dim`: its gathered parents,
 or pixels) and has `slots` slots. Slot m routes with a key and computes a tanh map:

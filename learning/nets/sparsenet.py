@@ -1,4 +1,4 @@
-"""SparseNet, the authors' policy (REFERENCE.md E2): layers of routed neurons, residual from layer 2.
+"""SparseNet, the authors' policy (docs/experiments.md E2): layers of routed neurons, residual from layer 2.
 
 Layer 1: neuron i reads a fixed random set of `first_inputs` pixels; h_1 = out_1 (no tanh).
 Layer l >= 2: neuron i reads `parents` fixed random neurons of layer l-1 (their n outputs each);
@@ -7,7 +7,7 @@ h_l = tanh(out_l) + h_{l-1}. Logits: key_a . vec(h_L) / sqrt(width * n).
 Hidden values are neuron-major, (width, batch, n), like learning.routed. The backward walks the
 layers top-down; at each layer the feedback arriving at h_l (BP's delta_l) may be replaced by a
 mixture with the layer's synthetic gradient before it is used: `mix(l, delta_l) -> m_l`. The
-parameters of layer l get J_l^T m_l and m_l flows on to layer l-1 (REFERENCE.md E2's recursion).
+parameters of layer l get J_l^T m_l and m_l flows on to layer l-1 (docs/experiments.md E2's recursion).
 """
 
 from __future__ import annotations

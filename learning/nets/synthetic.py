@@ -3,7 +3,7 @@
 Neuron i of layer l predicts the feedback at its output h_l from its own input x (its local
 information): shat = sum_m route_m (C_m x + c_m), with the policy's routing weights route_m
 (the keys are not trained by the SG loss). The SG is fitted by least squares on targets built
-layer by layer with the same mixture the policy uses (REFERENCE.md E2):
+layer by layer with the same mixture the policy uses (docs/experiments.md E2):
     target_L = delta_L,   target_{l-1} = (d h_l / d h_{l-1})^T [lambda_l target_l + (1 - lambda_l) shat_l],
 i.e. the feedbacks that arrive at each h_l in a backward pass mixed with the current SG.
 """

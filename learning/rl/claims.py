@@ -1,4 +1,4 @@
-"""C9 of paper_checks.md from the E3 runs (REFERENCE.md E3), with its criterion fixed in advance.
+"""C9 of paper_checks.md from the E3 runs (docs/experiments.md E3), with its criterion fixed in advance.
 
 C9 criterion (fixed before any run): pair each sparsenet-sg run with the sparsenet-bptt run of the
 same environment, learning rate, num_envs, number of updates and seed (same initial weights, same

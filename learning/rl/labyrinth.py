@@ -1,4 +1,4 @@
-"""POPGym's Labyrinth environments (REFERENCE.md E3), stepped together and seeded from the run.
+"""POPGym's Labyrinth environments (docs/experiments.md E3), stepped together and seeded from the run.
 
 LabyrinthBatch resets with POPGym's own code and steps the whole batch in one compiled call
 (learning.rl.maze_step); PopgymBatch steps each environment with POPGym's own `step`, the oracle the

@@ -1,4 +1,4 @@
-"""REINFORCE on Monte Carlo returns for batches of full episodes (REFERENCE.md E3).
+"""REINFORCE on Monte Carlo returns for batches of full episodes (docs/experiments.md E3).
 
 Arrays are (T, B): time step by episode; `valid` marks the steps an episode actually took
 (it is False after the episode ended). Losses are means over the valid steps, as the authors'.

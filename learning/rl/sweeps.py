@@ -23,7 +23,7 @@ from runner import Task, run_tasks
 from runner.tasks import save_atomic
 
 TRAIN = "learning.rl.train:train_rl"
-# REFERENCE.md E3's sweep, for each environment and model
+# docs/experiments.md E3's sweep, for each environment and model
 PAPER = {"lr": (2e-4, 5e-4, 1e-3, 2e-3, 4e-3), "num_envs": (20, 40), "seeds": tuple(range(6)), "updates": 300}
 LAST = 5  # updates averaged for the final success rate
 RUN_FIELDS = ("key", "env", "model", "lr", "num_envs", "updates", "seed")

@@ -1,4 +1,4 @@
-"""One E3 run: REINFORCE on POPGym's labyrinths with a recurrent policy (REFERENCE.md E3).
+"""One E3 run: REINFORCE on POPGym's labyrinths with a recurrent policy (docs/experiments.md E3).
 
 Each update resets the `num_envs` environments, runs every episode to its end, computes the
 discounted returns, normalises them over the batch, and makes one Adam step on the REINFORCE

@@ -1,1 +1,1 @@
-"""Closed forms derived with sympy from the estimators' definitions (THEORY.md section 4)."""
+"""Closed forms derived with sympy from the estimators' definitions (docs/theory.md section 4)."""

@@ -1,4 +1,4 @@
-"""T10-T12 (THEORY.md section 6, the toolkit's extension): diagnosing A and B from one batch.
+"""T10-T12 (docs/theory.md section 6, the toolkit's extension): diagnosing A and B from one batch.
 
 Each derivation writes the feedback sample by sample, f_rji = fbar_rj + e_rji with e_rji
 independent across states r and samples i (within-state covariance Sigma_r across experts j),

@@ -2,7 +2,7 @@
 
 Each derivation builds the estimators on a small symbolic partition model (partition.py),
 takes expectations over the zero-mean noise of the per-state averages, and checks the
-result exactly against the closed form of THEORY.md.
+result exactly against the closed form of docs/theory.md.
 """
 
 from __future__ import annotations

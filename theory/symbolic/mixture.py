@@ -37,7 +37,7 @@ def _latex(expr) -> str:
 
 
 def stated_mse(l):
-    """THEORY.md T7's form, for comparison with the derived one."""
+    """docs/theory.md T7's form, for comparison with the derived one."""
     return (1 - l) ** 2 * B + l**2 * VB + (1 - l) ** 2 * VS + 2 * l * (1 - l) * C
 
 

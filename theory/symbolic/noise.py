@@ -1,4 +1,4 @@
-"""Per-sample feedback covariance of the three sources of gradient uncertainty (THEORY.md 2).
+"""Per-sample feedback covariance of the three sources of gradient uncertainty (docs/theory.md 2).
 
 Derived with sympy.stats from the sampling model of each case; the numeric layer evaluates
 these expressions (printed as numpy code, theory.covariance), so the variances it uses are the

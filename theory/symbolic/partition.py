@@ -1,6 +1,6 @@
 """A small finite-partition model with symbolic contributions, clean feedback and noise.
 
-The estimators are built from their definitions (THEORY.md section 2): BP pushes each state's
+The estimators are built from their definitions (docs/theory.md section 2): BP pushes each state's
 feedback average through its contributions, SG replaces it by the mean of the averages over
 the expert's cell. The noise of the averages is nu_rj = fhat_j(r) - fbar_j(r): zero mean,
 independent across states, with a within-state covariance cov[r] (m x m) that is left general.

@@ -1,5 +1,5 @@
 """The registry of symbolic results for the report (paper_checks.md): T1-T9 formalise the paper's
-theory, T10-T12 are the toolkit's extension (THEORY.md section 6), reported by their own stage."""
+theory, T10-T12 are the toolkit's extension (docs/theory.md section 6), reported by their own stage."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ DERIVATIONS = {
     "T9": t9_pooling,
 }
 
-# the toolkit's extension: diagnosing A and B from a batch (THEORY.md section 6)
+# the toolkit's extension: diagnosing A and B from a batch (docs/theory.md section 6)
 EXTENSION = {
     "T10": t10_plugin_limit,
     "T11": t11_replicate_lambda,

@@ -92,3 +92,14 @@ def missing_text(plan: dict, stored: dict) -> str:
     missing = [f"{name} {sum(t.key not in stored for t in tasks)} of {len(tasks)}"
                for name, (_, tasks) in plan.items() if any(t.key not in stored for t in tasks)]
     return f"not yet run: {', '.join(missing)}" if missing else "every block of the plan is stored"
+
+
+def first_of_each_block(plan: dict, stored: dict, taken: set) -> list:
+    """The first stored run of each block that is not already taken (so each block's prefix is re-checked)."""
+    out = []
+    for _, (_, tasks) in plan.items():
+        first = next((t for t in tasks if t.key in stored), None)
+        if first is not None and first.key not in taken:
+            out.append(first)
+            taken = taken | {first.key}
+    return out

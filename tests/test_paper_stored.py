@@ -322,3 +322,15 @@ def test_status_counts_blocks_and_cpu_hours(tmp_path, capsys):
     # the missing SG run at 3 s a step (its kind's mean); the 3 BP runs at the fallback rate
     from learning.status import ESTIMATE_E2_STEP
     assert row["left_hours"] == pytest.approx((12 * 3.0 + 3 * 12 * ESTIMATE_E2_STEP["bp"]) / 3600)
+
+
+def test_the_quick_recheck_takes_a_run_of_every_block(tmp_path):
+    # methods' seed 0 of each method, then the first stored run of every other block, each once
+    plan = e2_plan() | {"other": ("other", bandit_tasks("methods", TINY | {"lr": 2e-3}, SEEDS, ("bp",))),
+                        "empty": ("empty", bandit_tasks("methods", TINY | {"lr": 3e-3}, SEEDS, ("bp",)))}
+    for task in plan["methods"][1] + plan["other"][1][1:]:
+        write(tmp_path, task, bandit_result(0.5), BANDIT_TRAIN)
+    plan, stored = bandit_paper.load_stored(tmp_path, plan)
+    keys = [t.key for t in bandit_paper.prefix_tasks(plan, stored)]
+    seed0 = [t.key for t in plan["methods"][1] if t.config["seed"] == 0]
+    assert keys == seed0 + [plan["other"][1][1].key]

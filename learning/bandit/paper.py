@@ -10,7 +10,8 @@ Blocks, in the order they are run (each a sweep of learning.bandit.sweeps at the
     mechanism, mechanism-scaled   beyond the paper: the controls of H1-H4 (learning.bandit.hypotheses);
     controls       beyond the paper (the mechanism): SG adaptive and BP at one shared learning rate
                    (1e-3 and 5e-3), and SG adaptive with the SG started at zero.
-The quick check recomputes the first PREFIX_STEPS steps of seed 0 of every method of `methods`.
+The quick check recomputes the first PREFIX_STEPS steps of seed 0 of every method of `methods` and of the
+first stored run of every other block.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from learning.bandit.hypotheses import CONTROLS, FEATURE_RMS
 from learning.bandit.claims import C8_12_SWEEP, c8_check, c8_trend_check, paired_areas
 from learning.bandit.sweeps import P_FLIPS, sweep_tasks
 from learning.bandit.train import DEFAULTS, train
-from learning.stored import load_plan, missing_text
+from learning.stored import first_of_each_block, load_plan, missing_text
 from theory.checks import NOT_YET, CheckResult
 
 SEEDS = tuple(range(6))
@@ -137,9 +138,10 @@ def recompute(config: dict, steps: int) -> dict:
 
 
 def prefix_tasks(plan: dict, stored: dict) -> list:
-    """Seed 0 of every method of the methods block, where it is stored."""
-    _, tasks = plan["methods"]
-    return [t for t in tasks if t.config["seed"] == min(SEEDS) and t.key in stored]
+    """Seed 0 of every method of the methods block, then the first stored run of every other block."""
+    _, tasks = plan.get("methods", (None, []))
+    chosen = [t for t in tasks if t.config["seed"] == min(SEEDS) and t.key in stored]
+    return chosen + first_of_each_block(plan, stored, {t.key for t in chosen})
 
 
 def c8_stored(plan: dict, stored: dict) -> CheckResult:

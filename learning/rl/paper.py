@@ -6,7 +6,7 @@ Blocks, in the order they are run (300 updates, 6 seeds, the paper's five learni
     escape-rnn, explore-rnn   GRU and LSTM, num_envs 20;
     envs-40             every model and environment at num_envs 40 (the rest of the paper's sweep).
 The quick check recomputes the first PREFIX_UPDATES updates of seed 0 of both SparseNet models at
-learning rate 1e-3 on Escape.
+learning rate 1e-3 on Escape, and of the first stored run of every other block.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import replace
 from learning.rl.claims import BPTT, SG, c9_check
 from learning.rl.sweeps import PAPER, sweep_tasks
 from learning.rl.train import PER_UPDATE, SG_PER_UPDATE, train_rl
-from learning.stored import load_plan, missing_text
+from learning.stored import first_of_each_block, load_plan, missing_text
 from theory.checks import NOT_YET, CheckResult
 
 PREFIX_UPDATES = 10
@@ -66,9 +66,11 @@ def recompute(config: dict, updates: int) -> dict:
 
 
 def prefix_tasks(plan: dict, stored: dict) -> list:
-    _, tasks = plan["escape-sparsenet"]
-    return [t for t in tasks if t.config["seed"] == min(PAPER["seeds"]) and t.config["lr"] == PREFIX_LR
-            and t.key in stored]
+    """Seed 0 of both SparseNet models at lr 1e-3 on Escape, then the first stored run of every other block."""
+    _, tasks = plan.get("escape-sparsenet", (None, []))
+    chosen = [t for t in tasks if t.config["seed"] == min(PAPER["seeds"]) and t.config["lr"] == PREFIX_LR
+              and t.key in stored]
+    return chosen + first_of_each_block(plan, stored, {t.key for t in chosen})
 
 
 def c9_stored(plan: dict, stored: dict) -> CheckResult:

@@ -47,6 +47,7 @@ FIGURES = {
     "e2_probe_scale": ("bandit", bandit.probe_scale_vs_step),
     "e2_probe_cosine": ("bandit", bandit.probe_cosine_vs_step),
     "e2_controls": ("bandit", bandit.controls),
+    "e2_mechanism": ("bandit", bandit.mechanism_controls),
     "e3_success_vs_steps": ("rl", rl.success_vs_steps),
     "e3_final_vs_lr": ("rl", rl.final_success_vs_lr),
     "e3_auc_vs_lr": ("rl", rl.success_area_vs_lr),

@@ -34,11 +34,18 @@ def _runs_of(data: dict, sweep: str) -> list[dict]:
 def _groups(runs: list[dict], by: tuple[str, ...]) -> dict:
     """Runs grouped by the configuration keys `by` (seeds pooled), in sorted order."""
     groups: dict = {}
-    for run in runs:
-        groups.setdefault(tuple(run["config"][k] for k in by), []).append(run)
+    for run in runs:  # a setting a configuration leaves out (a mechanism control at its default) is None
+        groups.setdefault(tuple(run["config"].get(k) for k in by), []).append(run)
     order = {m: i for i, m in enumerate(METHOD_TITLES)}
-    return dict(sorted(groups.items(), key=lambda kv: tuple(order.get(v, v) if isinstance(v, str) else v
-                                                            for v in kv[0])))
+
+    def rank(v):
+        if v is None:
+            return (0, 0.0, "")
+        if isinstance(v, str):
+            return (1, order.get(v, len(order)), v)
+        return (2, float(v), "")
+
+    return dict(sorted(groups.items(), key=lambda kv: tuple(rank(v) for v in kv[0])))
 
 
 def _mean_se(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -318,3 +325,45 @@ def adaptive_vs_measured_lambda(data: dict, outdir: Path) -> list[Path]:
     ax.set_title(f"{len(runs)} seeds x {star.shape[1]} probes", fontsize=10)
     ax.legend(fontsize=7)
     return save(fig, outdir, "e2_probe_lambda")
+
+
+def _mechanism_label(config: dict) -> str:
+    parts = [f"{METHOD_TITLES[config['method']]}, lr {config['lr']:g}"]
+    if config.get("baseline", "none") != "none":
+        parts.append("batch-mean baseline")
+    if config.get("train", "all") == "readout":
+        parts.append("readout only" + (f", features at rms {config['feature_rms']:g}" if config.get("feature_rms") else ""))
+    if config.get("sg_noise"):
+        parts.append("SG replaced by noise")
+    if config.get("sg_init") == "matched":
+        parts.append("SG at BP's scale")
+    return "; ".join(parts)
+
+
+def mechanism_controls(data: dict, outdir: Path) -> list[Path]:
+    """The controls of H1-H4 (sweep 'mechanism') beside the paper's pair: the eval reward, the policy's
+    entropy and modal share, and the last hidden layer's output rms against step (the measures exist
+    for the runs made with them)."""
+    runs = _runs_of(data, "mechanism")
+    if not runs:
+        return []
+    pair = [r for r in _runs_of(data, "methods") if r["config"]["method"] in ("sg", "bp")]
+    fig, axes = panels(4, width=4.2, height=4.0)
+    groups = _groups(runs + pair, ("method", "lr", "baseline", "train", "sg_noise", "sg_init", "feature_rms"))
+    for i, (_, group) in enumerate(groups.items()):
+        color, label = f"C{i % 10}", _mechanism_label(group[0]["config"])
+        steps, rows = _eval_matrix(group)
+        _band(axes[0], steps, rows, color, label)
+        measured = [r for r in group if r["result"].get("measures")]
+        if measured:
+            x = np.array([m["step"] for m in measured[0]["result"]["measures"]], dtype=float)
+            for ax, pick in ((axes[1], lambda m: m["entropy"]), (axes[2], lambda m: m["modal_share"]),
+                             (axes[3], lambda m: m["layers"][-1]["rms"])):
+                _band(ax, x, np.array([[pick(m) for m in r["result"]["measures"]] for r in measured]), color, label)
+    _chance(axes[0], runs)
+    for ax, title in zip(axes, ("noise-free eval reward", "policy entropy (nats)", "share on the modal action",
+                                "last hidden layer, output rms")):
+        ax.set_xlabel("training step")
+        ax.set_title(title, fontsize=10)
+    axes[0].legend(fontsize=6)
+    return save(fig, outdir, "e2_mechanism")

@@ -14,7 +14,7 @@ from learning.tables import load_manifest
 from runner.tasks import record, result_path, save_atomic
 
 # the controls are a block of the paper-scale runs, not a sweep of `sgbp bandit` (test below)
-E2_FIGURES = [name for name in figures.FIGURES if name.startswith("e2_") and name != "e2_controls"]
+E2_FIGURES = [name for name in figures.FIGURES if name.startswith("e2_") and name not in ("e2_controls", "e2_mechanism")]
 BASE = dict(DEFAULTS) | {"steps": 40, "eval_points": 5, "layers": 3, "probe_points": 2}
 
 
@@ -103,3 +103,27 @@ def test_the_controls_figure_draws_each_control_group(tmp_path, monkeypatch):
     curves = [t for t in legends[0] if "seeds" in t]
     assert len(curves) == 5 and sum("SG from zero" in t for t in curves) == 1
     assert sum("lr 0.001" in t for t in curves) == 2 and sum("BP, lr 0.005" in t for t in curves) == 1
+
+
+def test_the_mechanism_figure_draws_the_controls_and_their_measures(tmp_path):
+    from learning.bandit.hypotheses import CONTROLS
+
+    folder = tmp_path / BANDIT_DIR
+    _fill(folder, ["methods"])
+    assert figures.draw(tmp_path, ["e2_mechanism"]) == []  # no control stored: not drawn
+    manifest = load_manifest(folder)
+    keys = []
+    for name in ("noise", "readout5e-3"):
+        settings = CONTROLS[name][2]
+        for task in sweep_tasks("methods", BASE | {k: v for k, v in settings.items() if k != "method"}, (0, 1),
+                                (settings["method"],)):
+            result = _result(task.config) | {"measures": [
+                {"step": e["step"], "entropy": 1.0, "modal_share": 0.2, "readout_moved": 0.1,
+                 "layers": [{"moved": 0.1, "rms": 0.5}] * task.config["layers"]} for e in _result(task.config)["eval"]]}
+            save_atomic(result_path(folder / "runs", task.key), record(task, result))
+            keys.append(task.key)
+    manifest["mechanism"] = {"keys": keys, "seeds": [0, 1], "points": []}
+    save_atomic(folder / "sweeps.json", json.dumps(manifest))
+    paths = figures.draw(tmp_path, ["e2_mechanism"])
+    assert [p.stem for p in paths] == ["e2_mechanism"] * 2
+    assert paths[0].stat().st_size > 10_000

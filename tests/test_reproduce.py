@@ -25,7 +25,8 @@ SMALL_STUDIES = {
 
 NEED_PAPER_BLOCKS = set(CONTROLS) | {row_id(c, r) for c, r in PAIRS} | {"C8-why", "C8-12", "C8-trend"}
 # the test profile's bandit runs only the method comparison: no p_flip, lr, parents or ablation sweep
-E2_NOT_IN_PROFILE = {"e2_final_vs_p_flip", "e2_final_vs_lr", "e2_final_vs_parents", "e2_ablation", "e2_controls"}
+E2_NOT_IN_PROFILE = {"e2_final_vs_p_flip", "e2_final_vs_lr", "e2_final_vs_parents", "e2_ablation", "e2_controls",
+                     "e2_mechanism"}
 # and the E3 runs of one learning rate: no figure against the learning rate is drawn around one point
 NOT_IN_PROFILE = E2_NOT_IN_PROFILE | {"e3_final_vs_lr", "e3_auc_vs_lr"}
 

@@ -136,7 +136,7 @@ def control_rows(runs: dict) -> list[CheckResult]:
                    f"and {np.mean([b[s] for s in seeds]):.3f}; difference {test['mean']:+.3f} (SE {test['se']:.2g}), "
                    f"t = {test['t']:.2f} against +-{test['t_crit']:.2f}")
         rows.append(CheckResult(id=row_id(control, reference), statement=statement, method="experiment",
-                                numbers=numbers, status=test["status"], figure="e2_controls"))
+                                numbers=numbers, status=test["status"], figure="e2_mechanism"))
     return rows
 
 
@@ -198,7 +198,7 @@ def summary_row(rows: list[CheckResult]) -> CheckResult:
                            numbers="no control run stored (block mechanism)")
     decided = all(v != "open" for v, _ in verdicts.values())
     return CheckResult(id="C8-why", statement=statement, method="experiment", numbers=numbers,
-                       status=PASS if decided else INCONCLUSIVE, figure="e2_controls")
+                       status=PASS if decided else INCONCLUSIVE, figure="e2_mechanism")
 
 
 def hypothesis_rows(runs: dict) -> list[CheckResult]:

@@ -172,3 +172,31 @@ def test_c8_trend_leaves_out_a_seed_missing_a_noise_level():
     assert "3 seed(s)" in row.numbers and row.status == PASS
     # a constant advantage has no trend: slope 0 on every seed
     assert c8_trend_check(_trend_data([lambda p: 0.2] * 3)).status == INCONCLUSIVE
+
+
+def test_t_at_exactly_the_critical_value_is_inconclusive():
+    # two seeds, differences 12.706 -+ 1: mean 12.706, SE 1, so t equals the critical value exactly;
+    # the criterion asks t to be above it (PASS) or below minus it (FAIL)
+    assert paired_test([11.706, 13.706])["t"] == 12.706 == paired_test([11.706, 13.706])["t_crit"]
+    assert paired_test([11.706, 13.706])["status"] == INCONCLUSIVE
+    assert paired_test([-13.706, -11.706])["status"] == INCONCLUSIVE
+
+
+def test_t_table_ends_at_30_degrees_of_freedom():
+    assert t_critical(30) == 2.042 and t_critical(29) == 2.045 and t_critical(31) == 1.96
+
+
+def test_no_spread_and_no_difference_gives_t_zero():
+    assert paired_test([0.0, 0.0, 0.0])["t"] == 0.0
+    assert paired_test([0.5, 0.5])["t"] == math.inf and paired_test([-0.5, -0.5])["t"] == -math.inf
+
+
+def test_c3_says_which_parts_it_is_judged_from():
+    row = experiments_claim({"C8": _row("C8", PASS), "C9": _row("C9", INCONCLUSIVE)})
+    assert row.numbers == "E2 bandit: C8 PASS; E3 RL: C9 INCONCLUSIVE" and row.figure == "e2_reward_vs_step"
+    row = experiments_claim({"C8": _row("C8", NOT_YET), "C9": _row("C9", FAIL)})
+    assert row.numbers == "E2 bandit: C8 not yet reproduced; E3 RL: C9 FAIL (status from E3 RL only)"
+    assert row.figure is None and row.method == "experiment"
+    row = experiments_claim({"C8": _row("C8", NOT_YET), "C9": _row("C9", NOT_YET)})
+    assert row.numbers == "E2 bandit: C8 not yet reproduced; E3 RL: C9 not yet reproduced"
+    assert row.method == NOT_YET

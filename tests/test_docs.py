@@ -57,6 +57,8 @@ def test_nothing_refers_outside_the_repository():
     bad = []
     for name in tracked:
         path = ROOT / name
+        if path == Path(__file__).resolve():  # this test names what it looks for
+            continue
         if path.suffix not in (".py", ".md", ".toml", ".yml", ".txt") or not path.exists():
             continue
         text = path.read_text(errors="replace")

@@ -56,3 +56,46 @@ def test_delta_method_interval_has_its_coverage(intervals, z):
     sd = math.sqrt(RUNS * nominal * (1 - nominal))
     misses = RUNS - covered.sum()
     assert abs(misses - RUNS * (1 - nominal)) <= 3 * sd, (misses, RUNS * (1 - nominal), sd)
+
+
+def test_merged_chunks_give_the_moments_of_all_rows():
+    """Chan's pairwise merge: rows added in chunks of 1, 3 and 6 give the mean and the co-moment sum of the
+    10 rows at once, whatever the grouping (the cross term of each merge and both running means count)."""
+    from montecarlo.stats import Moments
+
+    rng = np.random.default_rng(4)
+    rows = rng.normal(size=(10, 3)) + np.array([5.0, -2.0, 0.5])
+    for cuts in ((1, 4), (3, 9), (6,), (2, 5, 7)):
+        m = Moments(3)
+        for part in np.split(rows, cuts):
+            m.add_rows(part)
+        assert m.n == 10
+        np.testing.assert_allclose(m.mean, rows.mean(axis=0), rtol=1e-13)
+        np.testing.assert_allclose(m.cov(), np.cov(rows.T), rtol=1e-12)
+    # a chunk of no rows leaves the moments alone, and fewer than two rows have no covariance
+    m = Moments(2)
+    m.add_chunks(np.array([0, 1]), np.array([[9.0, 9.0], [1.0, 2.0]]), np.zeros((2, 2, 2)))
+    assert m.n == 1 and m.mean.tolist() == [1.0, 2.0] and not m.cov().any()
+
+
+def test_contrast_by_hand():
+    from montecarlo.stats import Moments
+
+    # rows (1, 2), (3, 2), (5, 8): the difference of entries is -1, 1, -3: mean -1, variance 4, SE 2/sqrt(3)
+    m = Moments(2)
+    m.add_rows(np.array([[1.0, 2.0], [3.0, 2.0], [5.0, 8.0]]))
+    mean, se = m.contrast([1.0, -1.0])
+    assert mean == pytest.approx(-1.0) and se == pytest.approx(2 / math.sqrt(3))
+
+
+def test_z_scores_by_hand():
+    from montecarlo.stats import Z95, log_ratio_z, z_score
+
+    assert Z95 == pytest.approx(1.959964, abs=1e-6)
+    assert z_score(1.5, 0.25, 1.0) == 2.0 and z_score(1.0, 0.0, 1.0) == 0.0
+    assert z_score(1.0, 0.0, 2.0) == -math.inf and z_score(1.0 + 1e-12, 0.0, 1.0) == 0.0
+    # an interval [r / e^(z s), r e^(z s)] has log-ratio SE s: log(r / target) / s
+    r, s = 4.0, 0.1
+    ci = (r * math.exp(-Z95 * s), r * math.exp(Z95 * s))
+    assert log_ratio_z(r, ci, 2.0) == pytest.approx(math.log(2.0) / s)
+    assert log_ratio_z(2.0, (2.0, 2.0), 2.0) == 0.0 and log_ratio_z(3.0, (3.0, 3.0), 2.0) == math.inf

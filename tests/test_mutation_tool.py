@@ -2,19 +2,27 @@
 
 from tools import mutation
 
+SOURCE = '''"""A docstring: 1 + 2 is left alone."""
 
-def test_mutants_flip_one_operator_and_apply_changes_only_that():
-    found = mutation.mutants("learning/verdicts.py")
-    ids = {m.id for m in found}
-    assert "learning/verdicts.py:43: t > crit -> t >= crit" in ids
-    m = next(m for m in found if m.id == "learning/verdicts.py:43: t > crit -> t >= crit")
-    text = (mutation.ROOT / m.module).read_text()
-    new = mutation.apply(text, m)
-    old_lines, new_lines = text.splitlines(), new.splitlines()
-    changed = [i for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b]
-    assert changed == [42] and "t >= crit" in new_lines[42] and len(old_lines) == len(new_lines)
-    # docstrings are left alone
-    assert all(m.line > 10 for m in found)
+
+def clip(x, lo=0.0):
+    if x < lo and True:
+        return -x * 2
+    return x
+'''
+
+
+def test_mutants_of_a_tiny_module_and_apply_changes_one_place():
+    found = mutation.mutants("tiny.py", SOURCE)
+    ids = [m.id for m in found]
+    assert ids == ["tiny.py:4: 0.0 -> 1.0",
+                   "tiny.py:5: x < lo and True -> x < lo or True", "tiny.py:5: x < lo -> x <= lo",
+                   "tiny.py:5: True -> False",
+                   "tiny.py:6: -x * 2 -> -x / 2", "tiny.py:6: -x -> x", "tiny.py:6: 2 -> 3"]
+    m = found[2]
+    new = mutation.apply(SOURCE, m)
+    assert new.splitlines()[4] == "    if x <= lo and True:"
+    assert [a == b for a, b in zip(SOURCE.splitlines(), new.splitlines())].count(False) == 1
 
 
 def test_score_counts_equivalent_mutants_apart(monkeypatch):

@@ -114,8 +114,9 @@ def _variants(node) -> list:
     return out
 
 
-def mutants(module: str) -> list[Mutant]:
-    text = (ROOT / module).read_text()
+def mutants(module: str, text: str | None = None) -> list[Mutant]:
+    """The mutants of a module (its source read from the repository unless given)."""
+    text = (ROOT / module).read_text() if text is None else text
     tree = ast.parse(text)
     skip = _docstring_lines(tree)
     lines = text.splitlines()

@@ -334,3 +334,16 @@ def test_the_quick_recheck_takes_a_run_of_every_block(tmp_path):
     keys = [t.key for t in bandit_paper.prefix_tasks(plan, stored)]
     seed0 = [t.key for t in plan["methods"][1] if t.config["seed"] == 0]
     assert keys == seed0 + [plan["other"][1][1].key]
+
+
+def test_sg_with_plain_sgd_is_rechecked_on_its_own_target_only(tmp_path, monkeypatch):
+    plan = e2_plan() | {"sgd": ("sgd", bandit_tasks("methods", TINY | {"optimizer": "sgd", "lr": 1.0}, SEEDS, ("sg",)))}
+    for task in plan["methods"][1] + plan["sgd"][1]:
+        write(tmp_path, task, bandit_result(0.5) | {"target": {"cpu": "here"}}, BANDIT_TRAIN)
+    plan, stored = bandit_paper.load_stored(tmp_path, plan)
+    first_sgd = plan["sgd"][1][0].key
+    monkeypatch.setattr(bandit_paper, "compile_target", lambda: {"cpu": "here"})
+    assert first_sgd in [t.key for t in bandit_paper.prefix_tasks(plan, stored)]
+    monkeypatch.setattr(bandit_paper, "compile_target", lambda: {"cpu": "elsewhere"})
+    assert first_sgd not in [t.key for t in bandit_paper.prefix_tasks(plan, stored)]
+    assert bandit_paper.target_bound(plan["sgd"][1][0].config) and not bandit_paper.target_bound(plan["methods"][1][0].config)

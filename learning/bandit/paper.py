@@ -23,6 +23,7 @@ from learning.bandit.claims import C8_12_SWEEP, c8_check, c8_trend_check, paired
 from learning.bandit.sweeps import P_FLIPS, sweep_tasks
 from learning.bandit.train import DEFAULTS, train
 from learning.stored import first_of_each_block, load_plan, missing_text
+from runner.target import compile_target, same_target
 from theory.checks import NOT_YET, CheckResult
 
 SEEDS = tuple(range(6))
@@ -141,7 +142,16 @@ def prefix_tasks(plan: dict, stored: dict) -> list:
     """Seed 0 of every method of the methods block, then the first stored run of every other block."""
     _, tasks = plan.get("methods", (None, []))
     chosen = [t for t in tasks if t.config["seed"] == min(SEEDS) and t.key in stored]
-    return chosen + first_of_each_block(plan, stored, {t.key for t in chosen})
+    return chosen + [t for t in first_of_each_block(plan, stored, {t.key for t in chosen})
+                     if not target_bound(t.config) or same_target(stored[t.key]["result"].get("target"), compile_target())]
+
+
+def target_bound(config: dict) -> bool:
+    """A run re-checked only on its own compile target: SG with plain SGD takes steps of the SG term's size
+    (1e4 to 1e6 times the gradient's), which carry the targets' rounding differences beyond the stated
+    tolerance within 100 steps (measured: the controls-sgd SG run at lr 1, lambda 0.8435 against 0.8396 at
+    step 79 between znver4 and znver3)."""
+    return config.get("optimizer") == "sgd" and config["method"] in ("sg", "sg-fixed")
 
 
 def c8_stored(plan: dict, stored: dict) -> CheckResult:

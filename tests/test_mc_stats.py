@@ -99,3 +99,12 @@ def test_z_scores_by_hand():
     ci = (r * math.exp(-Z95 * s), r * math.exp(Z95 * s))
     assert log_ratio_z(r, ci, 2.0) == pytest.approx(math.log(2.0) / s)
     assert log_ratio_z(2.0, (2.0, 2.0), 2.0) == 0.0 and log_ratio_z(3.0, (3.0, 3.0), 2.0) == math.inf
+
+
+def test_two_rows_have_a_covariance():
+    from montecarlo.stats import Moments
+
+    # rows (0, 1) and (2, 5): variances 2 and 8, covariance 4 (ddof 1)
+    m = Moments(2)
+    m.add_rows(np.array([[0.0, 1.0], [2.0, 5.0]]))
+    np.testing.assert_allclose(m.cov(), [[2.0, 4.0], [4.0, 8.0]], rtol=1e-14)

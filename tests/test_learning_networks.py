@@ -189,6 +189,28 @@ def test_adam_matches_the_update_rule():
         np.testing.assert_allclose(p, ref, rtol=1e-12)
 
 
+def test_sgd_steps_by_the_gradient_and_refuses_bad_input():
+    """p <- p - lr g, in the parameter's own dtype; a wrong count or shape of gradients, or lr <= 0, is an
+    error naming it (the optimiser control of the bandit's mechanism)."""
+    from learning.nets.adam import Adam
+    from learning.nets.sgd import SGD
+
+    p = np.array([1.0, -2.0, 0.5], dtype=np.float32)
+    q = np.array([[3.0]], dtype=np.float32)
+    opt = SGD([p, q], lr=0.5)
+    opt.step([np.array([0.2, -1.0, 4.0]), np.array([[2.0]])])
+    np.testing.assert_array_equal(p, np.array([0.9, -1.5, -1.5], dtype=np.float32))
+    np.testing.assert_array_equal(q, [[2.0]])
+    assert p.dtype == np.float32 and opt.t == 1
+    with pytest.raises(ValueError, match="expected 2 gradients, got 1"):
+        opt.step([np.zeros(3)])
+    with pytest.raises(ValueError, match="gradient shape"):
+        opt.step([np.zeros(3), np.zeros(2)])
+    for cls in (SGD, Adam):
+        with pytest.raises(ValueError, match="lr must be > 0"):
+            cls([p], lr=0.0)
+
+
 def test_float32_training_kernels_agree_with_float64():
     """The float32 path (gathers, residual tanh, exp32/tanh32 forward, the sample-inner mixture kernels)
     against the float64 one on the same weights: catches arithmetic or indexing that only the float32

@@ -453,3 +453,12 @@ def test_pooled_ratio_is_K_over_p(K, p, seed):
     inst = make_pooled_instance(K, p, q=2, seed=seed)
     for sigma, n in ((0.5, 1), (2.0, 7)):
         np.testing.assert_allclose(exact_pooled(inst, sigma, n).ratio, K / p, rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad, name", [({"p": 0.0}, "p"), ({"p": 1.5}, "p"), ({"sigma": -0.1}, "sigma"),
+                                       ({"tau": -1.0}, "tau"), ({"case": "loud"}, "case")])
+def test_feedback_model_refuses_values_outside_its_ranges(bad, name):
+    """p lies in (0, 1]: 0 would divide by zero in the activation case, and p = 1 (no dropout) is allowed."""
+    with pytest.raises(ValueError, match=name):
+        FeedbackModel(**({"case": "activation"} | bad))
+    assert FeedbackModel(case="activation", p=1.0).p == 1.0

@@ -211,6 +211,27 @@ def test_sgd_steps_by_the_gradient_and_refuses_bad_input():
             cls([p], lr=0.0)
 
 
+def test_adam_updates_parameters_of_any_shape_elementwise():
+    """A 0-d, a 2-D and a 3-D parameter (the routed layers' weights are 3-D) against the textbook rule."""
+    from learning.nets.adam import Adam
+
+    rng = np.random.default_rng(2)
+    params = [np.array(0.7), rng.normal(size=(2, 3)), rng.normal(size=(2, 2, 3))]
+    refs = [q.copy() for q in params]
+    opt = Adam(params, lr=0.05)
+    ms = [np.zeros_like(q) for q in refs]
+    vs = [np.zeros_like(q) for q in refs]
+    for t in (1, 2, 3):
+        grads = [rng.normal(size=q.shape) for q in refs]
+        opt.step(grads)
+        for i, g in enumerate(grads):
+            ms[i] = 0.9 * ms[i] + 0.1 * g
+            vs[i] = 0.999 * vs[i] + 0.001 * g * g
+            refs[i] = refs[i] - 0.05 * (ms[i] / (1 - 0.9**t)) / (np.sqrt(vs[i] / (1 - 0.999**t)) + 1e-8)
+    for q, ref in zip(params, refs):
+        np.testing.assert_allclose(q, ref, rtol=1e-12)
+
+
 def test_float32_training_kernels_agree_with_float64():
     """The float32 path (gathers, residual tanh, exp32/tanh32 forward, the sample-inner mixture kernels)
     against the float64 one on the same weights: catches arithmetic or indexing that only the float32

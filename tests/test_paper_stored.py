@@ -256,6 +256,9 @@ def test_control_rows_pair_the_groups_by_seed_with_the_known_verdict():
         runs[f"d{seed}"] = run("bp", 5e-3, seed, BP_AHEAD["bp"][seed])
         runs[f"e{seed}"] = run("sg", 5e-3, seed, MIXED["sg"][seed], init="zero")
         runs[f"f{seed}"] = run("bp", 1e-3, seed + 10, 0.9)  # other seeds: not paired with the zero runs
+        # runs of the H1-H4 controls at the same method and rate belong to no group here
+        runs[f"g{seed}"] = run("sg", 5e-3, seed, 0.99) | {"config": run("sg", 5e-3, seed, 0)["config"] | {"sg_noise": True}}
+        runs[f"h{seed}"] = run("bp", 5e-3, seed, 0.01) | {"config": run("bp", 5e-3, seed, 0)["config"] | {"train": "readout"}}
     rows = {r.id: r for r in control_rows(runs)}
     assert set(rows) == set(CONTROLS)
     assert rows["C8-lr1e-3"].status == PASS and "3 seeds" in rows["C8-lr1e-3"].numbers

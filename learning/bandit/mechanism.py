@@ -32,6 +32,7 @@ import math
 import numpy as np
 
 from learning.bandit.sweeps import reward_curve
+from learning.bandit.train import CONTROL_DEFAULTS
 from learning.tables import area_under_curve
 from learning.verdicts import paired_test
 from theory.checks import NOT_YET, CheckResult
@@ -136,7 +137,8 @@ def _areas(runs: dict, group: tuple) -> dict:
     for run in runs.values():
         c = run["config"]
         if (c["method"], c["sg_init"], c["optimizer"], c["p_flip"]) == (method, init, optimizer, 0.4) \
-                and (lr is None or c["lr"] == lr) and c["steps"] == 1500:
+                and (lr is None or c["lr"] == lr) and c["steps"] == 1500 \
+                and all(c.get(k, v) == v for k, v in CONTROL_DEFAULTS.items()):  # not a run of the H1-H4 controls
             out[c["seed"]] = area_under_curve(*reward_curve(run["result"]))
     return out
 

@@ -108,3 +108,25 @@ def test_two_rows_have_a_covariance():
     m = Moments(2)
     m.add_rows(np.array([[0.0, 1.0], [2.0, 5.0]]))
     np.testing.assert_allclose(m.cov(), [[2.0, 4.0], [4.0, 8.0]], rtol=1e-14)
+
+
+def test_ratio_interval_at_zero_means_collapses():
+    """A ratio whose denominator is 0 is inf (or nan for 0 / 0), one whose numerator is 0 is 0, and the
+    interval collapses onto the ratio whenever a mean is not positive."""
+    inf = float("inf")
+    assert ratio_interval(1.0, 0.0, 1.0, 1.0, 0.0, 10) == (inf, inf, inf)
+    assert ratio_interval(0.0, 2.0, 1.0, 1.0, 0.0, 10) == (0.0, 0.0, 0.0)
+    assert all(math.isnan(v) for v in ratio_interval(0.0, 0.0, 1.0, 1.0, 0.0, 10))
+    assert ratio_interval(-1.0, 2.0, 1.0, 1.0, 0.0, 10) == (-0.5, -0.5, -0.5)
+    # an interval touching 0 has no log scale: the z is 0 or inf
+    assert log_ratio_z(1.0, (0.0, 2.0), 1.0) == 0.0 and log_ratio_z(1.5, (0.0, 2.0), 1.0) == math.inf
+
+
+def test_contrast_of_a_small_variance():
+    from montecarlo.stats import Moments
+
+    # entries differing by 0.1, 0.3: mean 0.2, variance 0.02, SE 0.1
+    m = Moments(2)
+    m.add_rows(np.array([[1.1, 1.0], [1.3, 1.0]]))
+    mean, se = m.contrast([1.0, -1.0])
+    assert mean == pytest.approx(0.2) and se == pytest.approx(0.1)

@@ -38,12 +38,11 @@ hypothesis, INCONCLUSIVE when one is open.
 
 from __future__ import annotations
 
-import numpy as np
 
 from learning.bandit.sweeps import reward_curve
 from learning.bandit.train import CONTROL_DEFAULTS, DEFAULTS
 from learning.tables import area_under_curve
-from learning.verdicts import paired_test
+from learning.bandit.mechanism import paired_area_row
 from theory.checks import FAIL, INCONCLUSIVE, NOT_YET, PASS, CheckResult
 
 P_FLIP, STEPS = 0.4, 1500
@@ -122,21 +121,10 @@ def control_rows(runs: dict) -> list[CheckResult]:
     rows = []
     for control, reference in PAIRS:
         a, b = group_areas(runs, control), group_areas(runs, reference)
-        seeds = sorted(set(a) & set(b))
         statement = (f"Mechanism control ({CONTROLS[control][0]}, beyond the paper): {_what(control)} against "
                      f"{_what(reference)}; the first learns faster (criterion: C8's paired t test at two-sided 5% "
                      "over seeds of the difference of areas under the eval reward curve)")
-        if len(seeds) < 2:
-            rows.append(CheckResult(id=row_id(control, reference), statement=statement, method=NOT_YET,
-                                    status=NOT_YET, figure=None,
-                                    numbers=f"{len(seeds)} seed(s) with both runs stored (block mechanism)"))
-            continue
-        test = paired_test([a[s] - b[s] for s in seeds])
-        numbers = (f"{len(seeds)} seeds, {STEPS:,} steps, p_flip {P_FLIP}: areas {np.mean([a[s] for s in seeds]):.3f} "
-                   f"and {np.mean([b[s] for s in seeds]):.3f}; difference {test['mean']:+.3f} (SE {test['se']:.2g}), "
-                   f"t = {test['t']:.2f} against +-{test['t_crit']:.2f}")
-        rows.append(CheckResult(id=row_id(control, reference), statement=statement, method="experiment",
-                                numbers=numbers, status=test["status"], figure="e2_mechanism"))
+        rows.append(paired_area_row(row_id(control, reference), statement, a, b, "mechanism", "e2_mechanism"))
     return rows
 
 

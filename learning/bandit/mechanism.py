@@ -148,17 +148,21 @@ def control_rows(runs: dict) -> list[CheckResult]:
     rows = []
     for rid, (what, first, second) in CONTROLS.items():
         a, b = _areas(runs, first), _areas(runs, second)
-        seeds = sorted(set(a) & set(b))
         statement = (f"Control of C8 (beyond the paper): {what}; the first learns faster (criterion: C8's, the paired "
                      "t test at two-sided 5% over seeds of the difference of areas under the eval reward curve)")
-        if len(seeds) < 2:
-            rows.append(CheckResult(id=rid, statement=statement, method=NOT_YET, status=NOT_YET, figure=None,
-                                    numbers=f"{len(seeds)} seed(s) with both runs stored (block controls or controls-sgd)"))
-            continue
-        test = paired_test([a[s] - b[s] for s in seeds])
-        numbers = (f"{len(seeds)} seeds, 1,500 steps, p_flip 0.4: areas {np.mean([a[s] for s in seeds]):.3f} and "
-                   f"{np.mean([b[s] for s in seeds]):.3f}; difference {test['mean']:+.3f} (SE {test['se']:.2g}), "
-                   f"t = {test['t']:.2f} against +-{test['t_crit']:.2f}")
-        rows.append(CheckResult(id=rid, statement=statement, method="experiment", numbers=numbers,
-                                status=test["status"], figure="e2_controls"))
+        rows.append(paired_area_row(rid, statement, a, b, "controls or controls-sgd", "e2_controls"))
     return rows
+
+
+def paired_area_row(rid: str, statement: str, a: dict, b: dict, block: str, figure: str) -> CheckResult:
+    """C8's criterion on two groups' areas by seed (first minus second), over the seeds both have."""
+    seeds = sorted(set(a) & set(b))
+    if len(seeds) < 2:
+        return CheckResult(id=rid, statement=statement, method=NOT_YET, status=NOT_YET, figure=None,
+                           numbers=f"{len(seeds)} seed(s) with both runs stored (block {block})")
+    test = paired_test([a[s] - b[s] for s in seeds])
+    numbers = (f"{len(seeds)} seeds, 1,500 steps, p_flip 0.4: areas {np.mean([a[s] for s in seeds]):.3f} and "
+               f"{np.mean([b[s] for s in seeds]):.3f}; difference {test['mean']:+.3f} (SE {test['se']:.2g}), "
+               f"t = {test['t']:.2f} against +-{test['t_crit']:.2f}")
+    return CheckResult(id=rid, statement=statement, method="experiment", numbers=numbers, status=test["status"],
+                       figure=figure)

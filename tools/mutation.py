@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import copy
 import json
 import os
 import shutil
@@ -89,8 +90,6 @@ def _docstring_lines(tree) -> set:
 
 def _variants(node) -> list:
     """Mutated copies of one node (the operator or constant it holds changed)."""
-    import copy
-
     out = []
     if isinstance(node, ast.BinOp) and type(node.op) in SWAPS:
         m = copy.deepcopy(node)
@@ -126,7 +125,6 @@ def mutants(module: str, text: str | None = None) -> list[Mutant]:
             continue
         if "no mutate" in lines[node.lineno - 1]:
             continue
-        # annotations, default arguments and slices of shapes are left alone only where they are strings
         for variant in _variants(node):
             original = ast.get_source_segment(text, node)
             replacement = ast.unparse(variant)

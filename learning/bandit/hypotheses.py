@@ -128,6 +128,19 @@ def control_rows(runs: dict) -> list[CheckResult]:
     return rows
 
 
+# the reasons given for H1 and H4, which share one decision rule (a control's gain over a reference)
+GAIN_REASONS = {
+    "H1": {"supported": "with the baseline BP learns at 5e-3 and is not behind SG",
+           "partly supported": "with the baseline BP learns at 5e-3, but SG stays ahead",
+           "ruled out": "with the baseline BP at 5e-3 still falls behind BP at 1e-3",
+           "open": "the baseline rows do not decide it"},
+    "H4": {"supported": "larger frozen features make the readout learn, as far as SG",
+           "partly supported": "larger frozen features help the readout, but SG stays ahead",
+           "ruled out": "larger frozen features do not help the readout, and SG stays ahead",
+           "open": "the rescaled-readout rows do not decide it"},
+}
+
+
 def decide(status: dict) -> dict:
     """hypothesis -> (verdict, reason) from {(control, reference): status}; a missing row is NOT_YET."""
     def s(control, reference):
@@ -139,16 +152,18 @@ def decide(status: dict) -> dict:
     def not_fail(control, reference):
         return s(control, reference) in (PASS, INCONCLUSIVE)
 
+    def gain(control, reference, behind):
+        """A control that must beat `reference` and not be behind SG: supported, partly (SG stays ahead),
+        ruled out (no gain, and behind `behind`), or open."""
+        if s(control, reference) == PASS:
+            return "partly supported" if s(control, "sg") == FAIL else "supported" if not_fail(control, "sg") else "open"
+        if done((control, reference)) and s(control, behind) == FAIL:
+            return "ruled out"
+        return "open"
+
     out = {}
-    base = ("bp-base5e-3", "bp5e-3")
-    if s(*base) == PASS and not_fail("bp-base5e-3", "sg"):
-        out["H1"] = ("supported", "with the baseline BP learns at 5e-3 and is not behind SG")
-    elif s(*base) == PASS and s("bp-base5e-3", "sg") == FAIL:
-        out["H1"] = ("partly supported", "with the baseline BP learns at 5e-3, but SG stays ahead")
-    elif done(base) and s(*base) != PASS and s("bp-base5e-3", "bp") == FAIL:
-        out["H1"] = ("ruled out", "with the baseline BP at 5e-3 still falls behind BP at 1e-3")
-    else:
-        out["H1"] = ("open", "the baseline rows do not decide it")
+    verdict = gain("bp-base5e-3", "bp5e-3", "bp")
+    out["H1"] = (verdict, GAIN_REASONS["H1"][verdict])
     readouts = (("readout1e-3", "sg"), ("readout5e-3", "sg"))
     if not_fail("noise", "sg") and any(not_fail(*r) for r in readouts):
         out["H2"] = ("supported", "noise in place of the SG and a trained readout are not behind SG")
@@ -162,15 +177,8 @@ def decide(status: dict) -> dict:
         out["H3"] = ("ruled out", "noise of the SG's size does as well, and the SG at BP's scale does worse")
     else:
         out["H3"] = ("open", "the noise and matched rows do not decide it")
-    scaled = ("readout-scaled", "readout5e-3")
-    if s(*scaled) == PASS and not_fail("readout-scaled", "sg"):
-        out["H4"] = ("supported", "larger frozen features make the readout learn, as far as SG")
-    elif s(*scaled) == PASS and s("readout-scaled", "sg") == FAIL:
-        out["H4"] = ("partly supported", "larger frozen features help the readout, but SG stays ahead")
-    elif done(scaled) and s(*scaled) != PASS and s("readout-scaled", "sg") == FAIL:
-        out["H4"] = ("ruled out", "larger frozen features do not help the readout, and SG stays ahead")
-    else:
-        out["H4"] = ("open", "the rescaled-readout rows do not decide it")
+    verdict = gain("readout-scaled", "readout5e-3", "sg")
+    out["H4"] = (verdict, GAIN_REASONS["H4"][verdict])
     return out
 
 

@@ -21,7 +21,7 @@ from dataclasses import replace
 from learning.bandit.hypotheses import CONTROLS, FEATURE_RMS
 from learning.bandit.claims import C8_12_SWEEP, c8_check, c8_trend_check, paired_areas
 from learning.bandit.sweeps import P_FLIPS, sweep_tasks
-from learning.bandit.train import DEFAULTS, train
+from learning.bandit.train import CONTROL_DEFAULTS, DEFAULTS, train
 from learning.stored import first_of_each_block, load_plan, missing_text
 from runner.target import compile_target, same_target
 from theory.checks import NOT_YET, CheckResult
@@ -40,7 +40,7 @@ BASE = DEFAULTS | {"probe_points": 10, "probe_draws": 32}
 PREFIX_STEPS = 100
 DISCRETE = ("eval",)  # eval rewards: shares of sampled actions that are right
 POINT_KEYS = ("method", "p_flip", "lr", "parents", "lam", "sg_init", "optimizer")
-CONTROL_KEYS = ("baseline", "train", "sg_noise", "feature_rms")  # in a point only when set
+CONTROL_KEYS = tuple(CONTROL_DEFAULTS)  # in a point only when set
 
 
 def blocks(base: dict = BASE, seeds=SEEDS) -> dict:
@@ -178,9 +178,8 @@ def c8_12_stored(plan: dict, stored: dict) -> CheckResult:
     tasks = plan.get("c8-12", (None, []))[1]
     have = sum(t.key in stored for t in tasks)
     # until a seed beyond the methods block's is stored, the row would only repeat C8
-    status = row.status if len(paired_areas(data, C8_12_SWEEP)) > len(SEEDS) else NOT_YET
-    return replace(row, status=status, method=row.method if status != NOT_YET else NOT_YET,
-                   numbers=f"{row.numbers}. Covers {have} of the block's {len(tasks)} runs (seeds 0-11)")
+    return _judged_when(row, len(paired_areas(data, C8_12_SWEEP)) > len(SEEDS),
+                        f"Covers {have} of the block's {len(tasks)} runs (seeds 0-11)", figure_if_not=row.figure)
 
 
 def c8_trend_stored(plan: dict, stored: dict) -> CheckResult:
@@ -189,11 +188,15 @@ def c8_trend_stored(plan: dict, stored: dict) -> CheckResult:
     row = c8_trend_check(data, P_FLIPS)
     tasks = plan.get("p_flip", (None, []))[1]
     have = sum(t.key in stored for t in tasks)
-    status = row.status if any(k in stored for k in (t.key for t in tasks if t.config["p_flip"] != max(P_FLIPS))) \
-        else NOT_YET
-    return replace(row, status=status, method=row.method if status != NOT_YET else NOT_YET,
-                   figure=row.figure if status != NOT_YET else None,
-                   numbers=f"{row.numbers}. Covers {have} of the block's {len(tasks)} runs")
+    below_top = any(t.key in stored and t.config["p_flip"] != max(P_FLIPS) for t in tasks)
+    return _judged_when(row, below_top, f"Covers {have} of the block's {len(tasks)} runs")
+
+
+def _judged_when(row: CheckResult, judged: bool, coverage: str, figure_if_not: str | None = None) -> CheckResult:
+    """The row with its coverage appended; not yet reproduced (with figure_if_not) while `judged` is false."""
+    if judged:
+        return replace(row, numbers=f"{row.numbers}. {coverage}")
+    return replace(row, status=NOT_YET, method=NOT_YET, figure=figure_if_not, numbers=f"{row.numbers}. {coverage}")
 
 
 def load_stored(folder, plan: dict | None = None) -> tuple[dict, dict]:

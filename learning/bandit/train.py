@@ -27,7 +27,7 @@ from learning.nets.heap import reuse_freed_pages
 from learning.nets.mixing import LayerLambdas
 from learning.nets.mlp import MLP
 from learning.nets.sgd import SGD
-from learning.bandit.measures import MEASURE_SIZE, measure, start_copy
+from learning.bandit.measures import MEASURE_SIZE, forward_outputs, measure, start_copy
 from learning.bandit.policy import noisy_rewards, reinforce_feedback, sample_actions, softmax
 from learning.nets.sparsenet import SparseNet, flat_grads
 from learning.nets.synthetic import SGTrainer, SyntheticGradients, mixed_backward
@@ -183,7 +183,10 @@ class Learner:
         else:
             self.net = SparseNet.init(rng, in_dim, n_actions, cfg["layers"], cfg["width"], cfg["neuron"],
                                       cfg["slots"], cfg["parents"], cfg["first_inputs"], dtype)
-        self.opt = (Adam if cfg["optimizer"] == "adam" else SGD)(self.net.params(), cfg["lr"])
+        self.readout = cfg.get("train", "all") == "readout"
+        # readout only: the hidden layers stay at their start, the optimiser holds the action keys alone
+        trained = [self.net.action_keys] if self.readout else self.net.params()
+        self.opt = (Adam if cfg["optimizer"] == "adam" else SGD)(trained, cfg["lr"])
         self.sg = self.sg_trainer = self.lambdas = None
         if self.method in ("sg", "sg-fixed"):
             self.sg = SyntheticGradients.init(rng, self.net, dtype)
@@ -195,12 +198,9 @@ class Learner:
                                         adaptive=self.method == "sg", dtype=dtype)
         self.sg_loss = None
         self.baseline = cfg.get("baseline", "none")
-        self.readout = cfg.get("train", "all") == "readout"
         self.sg_noise = cfg.get("sg_noise", False)
         self.noise_rng = noise_rng
         self.feature_scale = 1.0  # the readout control's factor on h_L (set_feature_rms)
-        if self.readout:  # the hidden layers stay at their start: Adam holds the action keys alone
-            self.opt = (Adam if cfg["optimizer"] == "adam" else SGD)([self.net.action_keys], cfg["lr"])
 
     def forward(self, x: np.ndarray):
         logits, cache = self.net.forward(x.astype(self.dtype, copy=False))
@@ -216,10 +216,16 @@ class Learner:
         """The rewards REINFORCE weighs the actions by: as drawn, or less the batch's mean reward."""
         return rewards - rewards.mean() if self.baseline == "batch" else rewards
 
+    def sampled_feedback(self, x: np.ndarray, y: np.ndarray, p_flip: float, rng: np.random.Generator):
+        """(forward cache, REINFORCE feedback at the logits, the noisy rewards) for one drawn action a context."""
+        logits, cache = self.forward(x)
+        pi = softmax(logits)
+        actions = sample_actions(pi, rng)
+        rewards = noisy_rewards(actions, y, p_flip, rng)
+        return cache, reinforce_feedback(pi, actions, self.feedback_rewards(rewards)).astype(self.dtype), rewards
+
     def set_feature_rms(self, rms: float, x: np.ndarray) -> None:
         """Scale h_L so that its rms on the images x is `rms` (the readout control of H4)."""
-        from learning.bandit.measures import forward_outputs
-
         top = forward_outputs(self.net, x.astype(self.dtype, copy=False))[1][-1]
         self.feature_scale = float(rms / np.sqrt(np.mean(top.astype(np.float64) ** 2)))
 
@@ -227,11 +233,7 @@ class Learner:
         """Scale each layer's SG predictor (C and c together, so its prediction scales alike) so that its
         first predictions' rms equals that of BP's feedback at h_l on the batch x, actions and rewards
         drawn from rng. Returns the factors."""
-        logits, cache = self.forward(x)
-        pi = softmax(logits)
-        actions = sample_actions(pi, rng)
-        rewards = noisy_rewards(actions, y, p_flip, rng)
-        d = reinforce_feedback(pi, actions, self.feedback_rewards(rewards)).astype(self.dtype)
+        cache, d, _ = self.sampled_feedback(x, y, p_flip, rng)
         _, deltas = self.net.backward(cache, d, param_grads=False)
         factors = []
         for l in range(self.net.n_layers):
@@ -253,11 +255,7 @@ class Learner:
 
     def step(self, x: np.ndarray, y: np.ndarray, p_flip: float, rng: np.random.Generator) -> float:
         """One training step on contexts x, labels y; returns the batch's mean (noisy) reward."""
-        logits, cache = self.forward(x)
-        pi = softmax(logits)
-        actions = sample_actions(pi, rng)
-        rewards = noisy_rewards(actions, y, p_flip, rng)
-        d = reinforce_feedback(pi, actions, self.feedback_rewards(rewards)).astype(self.dtype)
+        cache, d, rewards = self.sampled_feedback(x, y, p_flip, rng)
         if self.method == "mlp":
             grads = self.net.backward(cache, d)
         elif self.readout:

@@ -110,6 +110,6 @@ def z_score(estimate: float, se: float, exact: float) -> float:
     if se > 0.0:
         return diff / se
     scale = max(abs(estimate), abs(exact), 1e-300)
-    if abs(diff) <= 1e-9 * scale or diff == 0.0:
+    if abs(diff) <= 1e-9 * scale:
         return 0.0
     return math.copysign(float("inf"), diff)

@@ -10,8 +10,11 @@ imported only then) whose client saves the results in the same files.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
+import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
@@ -56,6 +59,16 @@ def record(task: Task, result) -> str:
     return json.dumps(asdict(task) | {"result": result}, sort_keys=True) + "\n"
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: the worker ends when the sweep's process ends, however it ends (Linux), so
+    no orphan keeps a core busy with a run nobody will save."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent ended before the line above took effect
+        os._exit(1)
+
+
 def _local(pending: list[Task], workers: int, retries: int, finish):
     """Run pending tasks on `workers` processes (in this process when workers is 1)."""
     failures = []
@@ -77,7 +90,8 @@ def _local(pending: list[Task], workers: int, retries: int, finish):
         attempts = {task.key: 0 for task in pending}
         queue = list(pending)
         while queue:  # a worker process that dies breaks the pool: the rest go to a fresh one
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                     initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
                 futures = {pool.submit(call, t.fn, t.config): t for t in queue}
                 queue = []
                 while futures:

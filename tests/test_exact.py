@@ -448,9 +448,50 @@ def test_pooled_against_simulation(K, p, n):
             assert abs(mc - target) < Z * se, (k, mc, target, se)
 
 
-@pytest.mark.parametrize("K,p,seed", [(2, 2, 0), (5, 1, 1), (8, 3, 2), (40, 4, 3), (12, 2, 4)])
-def test_pooled_ratio_is_K_over_p(K, p, seed):
-    inst = make_pooled_instance(K, p, q=2, seed=seed)
+def test_ratio_lambda_and_crossover_at_their_edges():
+    """By hand: a ratio's zero denominator gives inf (positive numerator) or nan (zero or negative); lambda* is 1
+    when BP and SG coincide (zero denominator); T6's n* is inf without bias, even at a zero gap; scalars come
+    back as floats, arrays as arrays."""
+    from theory.exact import crossover, optimal_lambda, ratio
+    assert ratio(1.0, 4.0) == 0.25 and ratio(1.0, 0.0) == math.inf and ratio(0.5, 0.0) == math.inf
+    assert math.isnan(ratio(0.0, 0.0)) and math.isnan(ratio(-1.0, 0.0))
+    assert ratio(1.0, 0.5) == 2.0 and type(ratio(1.0, 4.0)) is float
+    out = ratio(np.array([1.0, 0.0, 3.0]), np.array([2.0, 0.0, 0.0]))
+    assert isinstance(out, np.ndarray) and out[0] == 0.5 and math.isnan(out[1]) and out[2] == math.inf
+    assert optimal_lambda(0.0, 1.0, 1.0, 1.0) == 1.0  # e_BP = e_SG: den = 0
+    assert optimal_lambda(0.0, 2.0, 1.0, 0.0) == pytest.approx(1 / 3, rel=1e-15)
+    assert optimal_lambda(0.0, 1.0, 3.0, 0.0) == 0.75 and optimal_lambda(1.0, 0.0, 0.0, 0.0) == 1.0
+    assert optimal_lambda(0.0, 1.0, 4.0, 2.0) == 1.0  # the minimiser 2 clipped to 1
+    assert optimal_lambda(0.0, 4.0, 1.0, 2.0) == 0.0  # the minimiser -1 clipped to 0
+    assert type(optimal_lambda(0.0, 1.0, 1.0, 1.0)) is float
+    assert crossover(0.0, 1.0, 1.0) == math.inf and crossover(0.0, 1.0, 2.0) == math.inf
+    assert crossover(0.5, 2.0, 1.0) == 2.0 and crossover(0.25, 1.0, 2.0) == -4.0
+    np.testing.assert_array_equal(crossover(np.array([0.0, 2.0]), 3.0, 1.0), [math.inf, 1.0])
+
+
+def test_pooled_instance_defaults_are_three_jacobian_columns_and_seed_0():
+    """The T9 study draws its instances with the defaults: a changed default would silently change them."""
+    inst, ref = make_pooled_instance(4, 2), make_pooled_instance(4, 2, q=3, seed=0)
+    assert inst.jacobians.shape == (4, 3)
+    for a, b in ((inst.features, ref.features), (inst.jacobians, ref.jacobians), (inst.beta, ref.beta)):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(make_pooled_instance(4, 2, seed=1).beta, ref.beta)
+
+
+def test_pooled_mse_by_hand_with_unequal_jacobians():
+    """K = 2 contexts, one constant feature, |j_1|^2 = 4, |j_2|^2 = 1, sigma = n = 1: w^2 = 1/4, BP's MSE is
+    w^2 |j_k|^2 = (1, 1/4); the fit's leverage is 1/2 in both contexts, so SG's is (1/2, 1/8)."""
+    from theory.pooling import PooledInstance
+    inst = PooledInstance(features=np.ones((2, 1)), jacobians=np.array([[2.0, 0.0], [0.0, 1.0]]), beta=np.ones(1))
+    mse = exact_pooled(inst, 1.0, 1)
+    np.testing.assert_allclose(mse.mse_bp, [1.0, 0.25], rtol=1e-15)
+    np.testing.assert_allclose(mse.mse_sg, [0.5, 0.125], rtol=1e-15)
+
+
+@pytest.mark.parametrize("K,p,seed,q", [(2, 2, 0, 2), (5, 1, 1, 2), (8, 3, 2, 2), (40, 4, 3, 2), (12, 2, 4, 2),
+                                        (3, 1, 5, 1)])
+def test_pooled_ratio_is_K_over_p(K, p, seed, q):
+    inst = make_pooled_instance(K, p, q=q, seed=seed)
     for sigma, n in ((0.5, 1), (2.0, 7)):
         np.testing.assert_allclose(exact_pooled(inst, sigma, n).ratio, K / p, rtol=1e-12)
 

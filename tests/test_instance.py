@@ -53,6 +53,17 @@ def test_load_rejects_bad_shapes(tmp_path):
         ExpertInstance.load(path)
 
 
+@pytest.mark.parametrize("coords", [[[0, 3], [1, 2]], [[-1, 0], [1, 2]], [[1, 1], [0, 2]]])
+def test_load_rejects_coordinates_out_of_range_or_repeated(tmp_path, coords):
+    """d = 3: a coordinate 3 or -1, or an expert reading one coordinate twice, is refused (each alone)."""
+    inst = make_expert_instance(3, 2, 2, seed=0)
+    arrays = {key: getattr(inst, key) for key in NPZ_KEYS} | {"coords": np.array(coords)}
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="coords must hold k distinct coordinates"):
+        ExpertInstance.load(path)
+
+
 def test_same_seed_same_instance_other_seed_other_instance():
     assert_same(make_expert_instance(5, 2, 4, seed=7), make_expert_instance(5, 2, 4, seed=7))
     a, b = make_expert_instance(5, 2, 4, seed=7), make_expert_instance(5, 2, 4, seed=8)
@@ -100,6 +111,17 @@ def test_jacobian_scale_is_one_over_d():
     assert abs(entries.var(ddof=1) - 1 / d) < 4 * math.sqrt(2 / (N - 1)) / d
 
 
+def test_expert_and_target_weights_have_the_construction_scales():
+    """a, beta ~ N(0, 1/k); b, gamma ~ N(0, 0.1^2); alpha, leak_c ~ N(0, 1): sample mean and std of each
+    over 3840 experts (60 instances of 64) within 5 standard errors (SE of the std: sd / sqrt(2N))."""
+    insts = [make_expert_instance(3, 2, 64, seed=s) for s in range(60)]
+    for name, sd in (("a", 1 / math.sqrt(2)), ("beta", 1 / math.sqrt(2)), ("b", 0.1), ("gamma", 0.1),
+                     ("alpha", 1.0), ("leak_c", 1.0)):
+        values = np.concatenate([getattr(inst, name).ravel() for inst in insts])
+        assert abs(values.mean()) < 5 * sd / math.sqrt(values.size)
+        assert abs(values.std() - sd) < 5 * sd / math.sqrt(2 * values.size)
+
+
 def test_contributions_are_scattered_expert_vectors_through_the_jacobians():
     inst = make_expert_instance(3, 2, 2, seed=6)
     x = inst.contributions()
@@ -121,6 +143,24 @@ def test_cells_have_size_2_to_the_d_minus_k(d, k):
         for z in range(2**k):
             patterns = {tuple(inst.codes[r, inst.coords[j]]) for r in np.flatnonzero(cells[:, j] == z)}
             assert len(patterns) == 1
+
+
+@pytest.mark.parametrize("d,k,repeat", [(3, 1, False), (4, 2, False), (5, 3, False), (3, 3, False), (3, 2, True)])
+def test_inverse_cell_counts_by_counting_states(d, k, repeat):
+    """1/|C_jz| per expert and cell key, counted here state by state (catches a wrong number of keys per
+    expert, 2k instead of 2^k, which agree only for k = 1, 2). An instance file may repeat codes, so
+    some keys hold no state: their weight is 0 (`repeat`: every state has the first state's code)."""
+    import dataclasses
+    inst = make_expert_instance(d, k, 3, seed=d * k)
+    if repeat:
+        inst = dataclasses.replace(inst, codes=np.repeat(inst.codes[:1], inst.R, axis=0))
+    cells = inst.cells()
+    expected = np.zeros((inst.m, 2**k))
+    for j in range(inst.m):
+        for z in range(2**k):
+            n = sum(1 for r in range(inst.R) if cells[r, j] == z)
+            expected[j, z] = 1.0 / n if n else 0.0
+    np.testing.assert_array_equal(inst.inverse_cell_counts(), expected)
 
 
 def test_clean_feedback_is_a_function_of_the_cell_under_B():

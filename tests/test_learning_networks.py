@@ -51,6 +51,26 @@ def test_sparsenet_parameter_count_is_the_papers():
     assert MLP.init(rng, 784, 9, layers=5, width=745).n_params() == 2_814_619
 
 
+def test_sparsenet_defaults_are_the_authors_architecture():
+    """5 layers of 200 neurons, 10 outputs and 5 slots each, 5 parents, 50 pixels for layer 1; the action keys
+    drawn N(0, 1/50) (mean and std within 5 SE over their 18,000 entries)."""
+    net = SparseNet.init(np.random.default_rng(0), in_dim=784, n_actions=9)
+    assert net.n_layers == 5 and net.width == 200 and len(net.parents) == 4
+    assert net.pixels.shape == (200, 50) and all(p.shape == (200, 5) for p in net.parents)
+    assert all((layer.out_dim, layer.slots) == (10, 5) for layer in net.layers)
+    keys, sd = net.action_keys.astype(np.float64).ravel(), 1 / np.sqrt(50)
+    assert net.action_keys.shape == (9, 200, 10)
+    assert abs(keys.mean()) < 5 * sd / np.sqrt(keys.size)
+    assert abs(keys.std() - sd) < 5 * sd / np.sqrt(2 * keys.size)
+
+
+def test_sparsenet_reads_as_few_as_one_pixel_a_neuron():
+    net = SparseNet.init(np.random.default_rng(0), in_dim=12, n_actions=3, layers=2, width=4, neuron=2, slots=2,
+                         parents=2, first_inputs=1)
+    assert net.pixels.shape == (4, 1) and net.layers[0].in_dim == 1
+    assert net.forward(np.ones((2, 12)))[0].shape == (2, 3)
+
+
 def test_sparsenet_forward_is_the_architecture():
     """Layer 1 has no tanh, later layers add tanh(out) to the previous layer (residual), logits scaled by 1/sqrt(width n)."""
     rng, net, x = tiny_net()
@@ -144,6 +164,20 @@ def test_sg_predictor_backward_matches_finite_differences():
     check_fd(loss, zip(sg.params(), grads), rng)
 
 
+def test_sg_init_is_the_authors():
+    """C and c of each layer N(0, 1/in_dim): mean and std within 5 SE (layer 1 reads 50 pixels, later ones 50
+    parent outputs)."""
+    rng = np.random.default_rng(0)
+    net = SparseNet.init(rng, in_dim=784, n_actions=9, layers=2, width=40, first_inputs=30)
+    sg = SyntheticGradients.init(rng, net)
+    for l, layer in enumerate(net.layers):
+        assert sg.maps[l].shape == (40, 50, layer.in_dim) and sg.bias[l].shape == (40, 5, 10)
+        sd = 1 / np.sqrt(layer.in_dim)
+        for values in (sg.maps[l].astype(np.float64).ravel(), sg.bias[l].astype(np.float64).ravel()):
+            assert abs(values.mean()) < 5 * sd / np.sqrt(values.size)
+            assert abs(values.std() - sd) < 5 * sd / np.sqrt(2 * values.size)
+
+
 def test_sg_prediction_is_the_routed_affine_map():
     rng, net, x = tiny_net(5)
     sg = SyntheticGradients.init(rng, net, np.float64)
@@ -169,7 +203,21 @@ def test_mlp_backward_matches_finite_differences():
         return float(np.sum(mlp.forward(x)[0] * upstream))
 
     logits, cache = mlp.forward(x)
-    check_fd(loss, zip(mlp.params(), mlp.backward(cache, upstream)), rng)
+    grads = mlp.backward(cache, upstream)
+    # zip below would stop at the shorter list: one gradient per parameter, of its shape
+    assert [g.shape for g in grads] == [p.shape for p in mlp.params()]
+    check_fd(loss, zip(mlp.params(), grads), rng)
+
+
+def test_mlp_defaults_and_init_are_the_baselines():
+    """5 tanh layers of 745 (about SparseNet's parameter count); weights N(0, 2/(fan_in + fan_out)) (Glorot),
+    biases 0. Sample mean and std of the first layer's 584,080 weights within 5 SE."""
+    mlp = MLP.init(np.random.default_rng(0), 784, 9)
+    assert [w.shape for w in mlp.weights] == [(784, 745)] + [(745, 745)] * 4 + [(745, 9)]
+    assert all(np.all(b == 0.0) for b in mlp.biases)
+    w, sd = mlp.weights[0].astype(np.float64).ravel(), np.sqrt(2.0 / (784 + 745))
+    assert abs(w.mean()) < 5 * sd / np.sqrt(w.size)
+    assert abs(w.std() - sd) < 5 * sd / np.sqrt(2 * w.size)
 
 
 def test_adam_matches_the_update_rule():

@@ -16,6 +16,8 @@ def finite_difference(f, arr, coords, eps=1e-6):
         down = f()
         arr[c] = old
         out.append((up - down) / (2 * eps))
+    # a NaN on both sides would pass assert_allclose (equal_nan): a broken forward must fail here
+    assert np.all(np.isfinite(out)), "the forward gives non-finite values"
     return np.array(out)
 
 
@@ -141,3 +143,18 @@ def test_exp32_block_is_exp_to_float32_precision():
     exp32_block(low, out, np.empty(3, np.int32))
     np.testing.assert_allclose(out, np.exp(np.float64(np.float32(-87.33654))), rtol=2e-7)
 
+
+
+def test_init_draws_weights_keys_and_biases_around_zero_with_std_one_over_sqrt_in_dim():
+    """The authors' init: N(0, 1/in_dim). Sample mean and std over about 10^5 entries, within 5 SE."""
+    layer = RoutedLayer.init(np.random.default_rng(0), width=40, in_dim=25, out_dim=4, slots=3, dtype=np.float64)
+    assert (layer.width, layer.in_dim, layer.out_dim, layer.slots) == (40, 25, 4, 3)
+    for values in (layer.weights.ravel(), layer.bias.ravel()):
+        n, sd = values.size, 1 / np.sqrt(25)
+        assert abs(values.mean()) < 5 * sd / np.sqrt(n)
+        assert abs(values.std() - sd) < 5 * sd / np.sqrt(2 * n)
+
+
+def test_one_parent_each_is_allowed():
+    parents = draw_parents(np.random.default_rng(1), 6, 4, 1)
+    assert parents.shape == (6, 1) and parents.min() >= 0 and parents.max() < 4

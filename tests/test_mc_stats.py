@@ -88,6 +88,23 @@ def test_contrast_by_hand():
     assert mean == pytest.approx(-1.0) and se == pytest.approx(2 / math.sqrt(3))
 
 
+def test_z_score_rounding_tolerance_is_1e_9_of_the_larger_value_with_a_floor():
+    """With se = 0, agreement means |diff| <= 1e-9 * max(|estimate|, |exact|, 1e-300), the bound included."""
+    from montecarlo.stats import z_score
+    assert z_score(1e6 + 1e-4, 0.0, 1e6) == 0.0  # relative 1e-10: a tolerance 1e-9 / scale would refuse it
+    assert z_score(1.0 + 1.5e-9, 0.0, 1.0) == math.inf
+    at_floor = 1e-9 * 1e-300  # a subnormal, so the difference equals the bound to the bit
+    assert z_score(at_floor, 0.0, 0.0) == 0.0
+    assert z_score(1.5e-309, 0.0, 0.0) == math.inf and z_score(-1.5e-309, 0.0, 0.0) == -math.inf
+
+
+def test_log_ratio_z_below_one():
+    """An interval with 0 < lo < 1 is an ordinary interval: log(0.8) over log(hi / lo) / (2 z)."""
+    from montecarlo.stats import log_ratio_z
+    assert log_ratio_z(0.8, (0.5, 2.0), 1.0) == pytest.approx(math.log(0.8) / (math.log(4.0) / (2 * Z95)),
+                                                              rel=1e-12)
+
+
 def test_z_scores_by_hand():
     from montecarlo.stats import Z95, log_ratio_z, z_score
 

@@ -1,5 +1,7 @@
 """tools.mutation: the mutants it plants and the score it reports, on hand-made inputs."""
 
+import pytest
+
 from tools import mutation
 
 SOURCE = '''"""A docstring: 1 + 2 is left alone."""
@@ -27,9 +29,87 @@ def test_mutants_of_a_tiny_module_and_apply_changes_one_place():
 
 def test_score_counts_equivalent_mutants_apart(monkeypatch):
     monkeypatch.setattr(mutation, "equivalents", lambda: {"m:3: a -> b": "same value either way"})
+
+    def m(line, original, replacement, verdict):
+        return {"module": "m", "line": line, "original": original, "replacement": replacement, "verdict": verdict}
+
     record = {"module": "m", "mutants": [
-        {"id": "m:1: x -> y", "verdict": "killed"}, {"id": "m:2: x -> z", "verdict": "killed (timeout)"},
-        {"id": "m:3: a -> b", "verdict": "survived"}, {"id": "m:4: c -> d", "verdict": "survived"}]}
+        m(1, "x", "y", "killed"), m(2, "x", "z", "killed (timeout)"), m(3, "a", "b", "survived"),
+        m(3, "a", "b", "survived"), m(4, "c", "d", "survived"), m(5, "e", "f", "error (pytest exit -11)")]}
     (row,) = mutation.score([record])
-    # 2 killed of the 3 that are not equivalent
-    assert row["score"] == 2 / 3 and row["missing"] == ["m:4: c -> d"] and row["equivalent"] == 1
+    # the second "a -> b" of line 3 is another mutant: listing the first as equivalent does not cover it;
+    # a crash of the test run counts as killed: 3 killed of the 5 that are not equivalent
+    assert row["missing"] == ["m:3: a -> b #2", "m:4: c -> d"] and row["equivalent"] == 1
+    assert row["score"] == 3 / 5 and row["crashed"] == 1
+
+
+def test_mutants_reading_alike_on_one_line_are_numbered():
+    found = mutation.mutants("t.py", "y = a[-1] + b[-1]\n")
+    assert [m.id for m in found if "-1 -> 1" in m.id] == ["t.py:1: -1 -> 1", "t.py:1: -1 -> 1 #2"]
+
+
+def test_statement_lines_map_a_continued_line_to_its_statement():
+    text = "def f(x):\n    y = (x +\n         1)\n    if (y >\n            2):\n        return y\n    return 0\n"
+    lines = mutation.statement_lines(text)
+    assert [lines[i] for i in range(1, 8)] == [1, 2, 2, 4, 4, 6, 7]
+
+
+TINY = '''def clip(x):
+    if x < 0:
+        return -x
+    return x
+
+
+def double(x):
+    return 2 * x
+'''
+
+TINY_TESTS = '''from tiny import clip, double
+
+
+def test_clip_of_a_negative():
+    assert clip(-2) == 2
+
+
+def test_double():
+    assert double(3) == 6
+'''
+
+
+def test_a_mutant_meets_the_tests_that_run_its_line_first_and_a_survivor_meets_them_all(tmp_path, monkeypatch):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tiny.py").write_text(TINY)
+    (tmp_path / "tests" / "test_tiny.py").write_text(TINY_TESTS)
+    # like the project's own: -q in addopts must not hide the node ids
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\naddopts = "-q"\n')
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+    monkeypatch.setitem(mutation.MODULES, "tiny.py", ["tests/test_tiny.py"])
+    copy = mutation.make_copy(tmp_path / "copy")
+    ids, by_line = mutation.covering_tests(copy, "tiny.py", ["tests/test_tiny.py"])
+    assert ids == ["tests/test_tiny.py::test_clip_of_a_negative", "tests/test_tiny.py::test_double"]
+    statements = mutation.statement_lines(TINY)
+    first = {m.id: mutation.first_tests(m, statements, by_line, ids) for m in mutation.mutants("tiny.py", TINY)}
+    assert first["tiny.py:8: 2 * x -> 2 / x"] == ["tests/test_tiny.py::test_double"]
+    assert first["tiny.py:3: -x -> x"] == ["tests/test_tiny.py::test_clip_of_a_negative"]
+    record = mutation.run_module("tiny.py", 1, None, tmp_path / "out")
+    verdicts = {m["id"]: m["verdict"] for m in record["mutants"]}
+    # x <= 0 and x < 1 change nothing the two tests look at: they survive after meeting both tests
+    assert verdicts == {"tiny.py:2: x < 0 -> x <= 0": "survived", "tiny.py:2: 0 -> 1": "survived",
+                        "tiny.py:3: -x -> x": "killed", "tiny.py:8: 2 * x -> 2 / x": "killed",
+                        "tiny.py:8: 2 -> 3": "killed"}
+    given = {m["id"]: m["tests_given"] for m in record["mutants"]}
+    assert given["tiny.py:3: -x -> x"] == 1 and given["tiny.py:2: x < 0 -> x <= 0"] == 2
+
+    # a test added against x < 1: --survivors runs the two survivors again and keeps the other verdicts
+    with open(tmp_path / "tests" / "test_tiny.py", "a") as f:
+        f.write("\n\ndef test_clip_of_a_half():\n    assert clip(0.5) == 0.5\n")
+    again = mutation.run_module("tiny.py", 1, None, tmp_path / "out", survivors=True)
+    verdicts = {m["id"]: m["verdict"] for m in again["mutants"]}
+    assert verdicts["tiny.py:2: 0 -> 1"] == "killed" and verdicts["tiny.py:2: x < 0 -> x <= 0"] == "survived"
+    assert [m["id"] for m in again["mutants"]] == [m["id"] for m in record["mutants"]]
+    assert [m for m in again["mutants"] if m["verdict"] == "killed" and m["id"] != "tiny.py:2: 0 -> 1"] == \
+        [m for m in record["mutants"] if m["verdict"] == "killed"]
+    # the module changed since the stored run: its survivors alone would not be a measurement
+    (tmp_path / "tiny.py").write_text(TINY.replace("2 * x", "x + x"))
+    with pytest.raises(ValueError, match="changed since its stored run"):
+        mutation.run_module("tiny.py", 1, None, tmp_path / "out", survivors=True)

@@ -34,6 +34,8 @@ def finite_difference_check(policy, xs, weights, rng, per_param=6, eps=1e-6):
             flat[i] = old
             fd = (up - down) / (2 * eps)
             g = grads[name].reshape(-1)[i]
+            # max() would skip a NaN: a forward or backward that is not finite fails here
+            assert np.isfinite(g) and np.isfinite(fd), (name, g, fd)
             worst = max(worst, abs(g - fd) / max(1e-4, abs(g) + abs(fd)))
     return worst
 
@@ -127,3 +129,86 @@ def test_rollout_inputs_give_the_plain_forwards_gradients(capacity):
     fresh_other = fresh.backward(fresh.forward(other_xs)[1], weights)
     for k in other:
         assert np.array_equal(other[k], fresh_other[k]), k
+
+
+def test_dense_pieces_by_hand():
+    """LeakyReLU's slope 0.01 (and 0.01 at exactly 0, as its forward's max picks LEAK * x there); layer norm
+    of a constant row is 0 with inverse std 1/sqrt(1e-5); of (1, 3): (-1, 1) up to the 1e-5 in the variance."""
+    from learning.nets.dense import layer_norm, leaky, leaky_grad
+    np.testing.assert_array_equal(leaky(np.array([-2.0, 0.0, 3.0])), [-0.02, 0.0, 3.0])
+    np.testing.assert_array_equal(leaky_grad(np.array([-2.0, 0.0, 3.0]), np.ones(3)), [0.01, 0.01, 1.0])
+    y, inv = layer_norm(np.full((1, 4), 7.0))
+    np.testing.assert_array_equal(y, np.zeros((1, 4)))
+    np.testing.assert_allclose(inv, [[1 / np.sqrt(1e-5)]], rtol=1e-15)
+    y, inv = layer_norm(np.array([[1.0, 3.0]]))
+    np.testing.assert_allclose(y, [[-1 / np.sqrt(1 + 1e-5), 1 / np.sqrt(1 + 1e-5)]], rtol=1e-15)
+
+
+def test_orthogonal_init_and_the_actor_head_scale():
+    """orthogonal: the Q of the QR of a Gaussian draw with R's diagonal made positive, transposed when wide
+    (the stored E3 runs start from these draws); the head's last layer N(0, 0.01^2), std within 5 SE."""
+    from learning.nets.dense import MLPHead, orthogonal
+    for rows, cols in ((5, 3), (3, 5), (4, 4)):
+        q = orthogonal(np.random.default_rng(0), rows, cols, np.float64)
+        a = np.random.default_rng(0).normal(size=(max(rows, cols), min(rows, cols)))
+        ref, r = np.linalg.qr(a)
+        ref = ref * np.sign(np.diag(r))
+        np.testing.assert_array_equal(q, ref if rows >= cols else ref.T)
+    w = MLPHead(8, 400, 50, np.random.default_rng(1), np.float64).params["W3"].ravel()
+    assert abs(w.mean()) < 5 * 0.01 / np.sqrt(w.size) and abs(w.std() - 0.01) < 5 * 0.01 / np.sqrt(2 * w.size)
+
+
+SPARSE = {"embed": 7, "sparse": {"width": 6, "size": 3, "parents": 2, "slots": 3, "input_neurons": 2}}
+
+
+@pytest.mark.parametrize("name", ["gru", "lstm", "sparsenet-bptt"])
+def test_a_one_step_sequence(name):
+    """T = 1: the caches of a single step stack and BPTT matches finite differences."""
+    rng = np.random.default_rng(3)
+    policy = build_policy(name, OBS, ACTIONS, rng, dtype=np.float64, sizes=SPARSE if "sparse" in name else SMALL)
+    xs, weights = sequence(4)
+    assert finite_difference_check(policy, xs[:1], weights[:1], rng) < 1e-5
+
+
+def test_recurrent_sparsenet_defaults_and_init_are_the_authors():
+    """128 neurons of 6 outputs, 6 parents, 6 slots, 16 reading the embedding; the actor's 6 slots. Weights
+    N(0, 1/fan_in) with fan_in = parents * size (+ embed for the input neurons) and key scale 1/sqrt(42 + embed)
+    for both layers; the actor's weights N(0, 1/features) and key scale 1/sqrt(features). Stds within 5 SE."""
+    from learning.nets.recurrent_sparsenet import RecurrentSparseCore, RoutedActor
+    core = RecurrentSparseCore(32, np.random.default_rng(0), np.float64)
+    assert (core.width, core.size, core.k, core.n_in) == (128, 6, 6, 16)
+    assert core.parents.shape == (128, 6) and core.features == 768
+    full = 6 * 6 + 32
+    a, b = core.layers
+    assert (a.width, a.in_dim, a.slots, b.width, b.in_dim, b.slots) == (16, full, 6, 112, 36, 6)
+    assert a.scale == b.scale == pytest.approx(1 / np.sqrt(full), rel=1e-15)
+    for w in (a.weights.ravel(), b.weights.ravel()):
+        sd = 1 / np.sqrt(full)
+        assert abs(w.mean()) < 5 * sd / np.sqrt(w.size) and abs(w.std() - sd) < 5 * sd / np.sqrt(2 * w.size)
+    actor = RoutedActor(768, 4, np.random.default_rng(1), np.float64)
+    w, sd = actor.params["weights"], 1 / np.sqrt(768)
+    assert w.shape == (2 * 4 * 6, 768) and actor.scale == pytest.approx(sd, rel=1e-15)
+    assert abs(w.std() - sd) < 5 * sd / np.sqrt(2 * w.size) and abs(w.mean()) < 5 * sd / np.sqrt(w.size)
+
+
+def test_routed_actor_routing_is_stable_for_large_keys():
+    """Keys of several hundred: the softmax over slots must not overflow (it subtracts the largest key)."""
+    from learning.nets.recurrent_sparsenet import RoutedActor
+    actor = RoutedActor(4, 2, np.random.default_rng(2), np.float64, slots=3)
+    actor.params["weights"][:] = np.random.default_rng(3).normal(size=actor.params["weights"].shape) * 400.0
+    logits, cache = actor.forward(np.random.default_rng(4).normal(size=(5, 4)))
+    assert np.all(np.isfinite(logits)) and np.allclose(cache["route"].sum(axis=2), 1.0, rtol=1e-12)
+
+
+def test_a_one_step_rollout_reads_its_own_arrays():
+    """acting(1) and a one-step sequence: the backward reads the rollout's arrays and equals the plain one."""
+    sizes = {"embed": 7, "sparse": {"width": 9, "size": 3, "parents": 2, "slots": 2, "input_neurons": 3}}
+    policy = build_policy("sparsenet-bptt", OBS, ACTIONS, np.random.default_rng(5), dtype=np.float32, sizes=sizes)
+    xs, weights = (a[:1].astype(np.float32) for a in sequence(7))
+    expected = policy.backward(policy.forward(xs)[1], weights)
+    with policy.acting(1):
+        _, trace = policy.forward(xs)
+    assert policy.parts["core"].rollout.holds([c[1] for c in trace])
+    got = policy.backward(trace, weights)
+    for k in expected:
+        assert np.array_equal(got[k], expected[k]), k

@@ -2,6 +2,10 @@
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +38,13 @@ def lethal(config):
         marker.touch()
         os._exit(1)
     return config["seed"] * 10
+
+
+def linger(config):
+    """Writes its worker's pid, then sleeps far longer than the test waits."""
+    Path(config["log"], f"pid{config['seed']}.{os.getpid()}").touch()
+    time.sleep(120)
+    return config["seed"]
 
 
 def tasks(log, fn="draw", seeds=range(6)):
@@ -106,3 +117,36 @@ def test_a_killed_worker_process_loses_no_result_and_the_sweep_completes(tmp_pat
     results = run_tasks(tasks(log, "lethal", seeds=range(5)), tmp_path / "out", workers=2, retries=1)
     assert results == [0, 10, 20, 30, 40]
     assert (log / "tried2").exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie has ended
+        return f.read().split(") ")[1][0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_workers_end_when_the_sweep_process_is_killed(tmp_path):
+    # without it, killing a sweep leaves its workers computing runs that nobody saves
+    log = tmp_path / "log"
+    log.mkdir()
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); from test_runner import tasks; "
+              f"from runner import run_tasks; from pathlib import Path; "
+              f"run_tasks(tasks(Path({str(log)!r}), 'linger', seeds=range(2)), Path({str(tmp_path / 'out')!r}), workers=2)")
+    sweep = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(log.glob("pid*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pids = [int(p.suffix[1:]) for p in log.glob("pid*")]
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+    finally:
+        sweep.send_signal(signal.SIGKILL)
+        sweep.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids)

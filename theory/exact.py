@@ -56,9 +56,9 @@ class ExactMSE:
 
 def ratio(num, den):
     """num / den; inf where only den is 0, nan where both are. Elementwise on arrays."""
-    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(den > 0.0, num / np.where(den > 0.0, den, 1.0), np.where(num > 0.0, np.inf, np.nan))
+    num, den = np.broadcast_arrays(np.asarray(num, dtype=float), np.asarray(den, dtype=float))
+    out = np.where(num > 0.0, np.inf, np.nan)
+    np.divide(num, den, out=out, where=den > 0.0)
     return _scalar(out)
 
 
@@ -74,15 +74,18 @@ def optimal_lambda(bias_sq, var_bp, var_sg, cov):
     Elementwise on arrays."""
     den = np.asarray(bias_sq + var_bp + var_sg - 2.0 * cov, dtype=float)
     num = np.asarray(bias_sq + var_sg - cov, dtype=float)
-    safe = np.where(den > 0.0, den, 1.0)
-    return _scalar(np.where(den > 0.0, np.clip(num / safe, 0.0, 1.0), 1.0))
+    out = np.ones(np.broadcast(num, den).shape)
+    np.divide(num, den, out=out, where=den > 0.0)
+    return _scalar(np.clip(out, 0.0, 1.0))
 
 
 def crossover(bias_sq, var_bp, var_sg):
     """T6's n* = (V_BP - V_SG) / ||b||^2 from the variances at n = 1; inf without bias. Elementwise."""
     bias_sq = np.asarray(bias_sq, dtype=float)
     gap = np.asarray(var_bp - var_sg, dtype=float)
-    return _scalar(np.where(bias_sq > 0.0, gap / np.where(bias_sq > 0.0, bias_sq, 1.0), np.inf))
+    out = np.full(np.broadcast(gap, bias_sq).shape, np.inf)
+    np.divide(gap, bias_sq, out=out, where=bias_sq > 0.0)
+    return _scalar(out)
 
 
 def _scalar(a: np.ndarray):

@@ -26,10 +26,6 @@ class PooledInstance:
     def K(self) -> int:
         return self.features.shape[0]
 
-    @property
-    def p(self) -> int:
-        return self.features.shape[1]
-
     def clean_feedback(self) -> np.ndarray:
         return self.features @ self.beta
 

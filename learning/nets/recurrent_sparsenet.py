@@ -30,7 +30,7 @@ ACTOR_SLOTS = 6
 class FixedScaleRoutedLayer(RoutedLayer):
     """A RoutedLayer whose key scale is set, not 1 / sqrt(its input length)."""
 
-    key_scale: float = 1.0
+    key_scale: float
 
     @property
     def scale(self) -> float:

@@ -105,9 +105,6 @@ class SparseNet:
         below = self.scatters[l - 1](self.layers[l].input_grad(G))
         return below + m  # the residual path h_l = tanh(.) + h_{l-1}
 
-    def has_tanh(self, l: int) -> bool:
-        return l > 0
-
     def backward(self, cache, dlogits: np.ndarray, mix=None, param_grads: bool = True):
         """Top-down pass. mix(l, delta_l) -> (m_l, G_l, grads_l or None), or None for BP.
 

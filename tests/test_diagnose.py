@@ -18,7 +18,7 @@ from montecarlo import diagnose as mc
 from montecarlo.expert import simulate_expert
 from sgbp.cli import main
 from theory.diagnose import (Structure, _third_cumulant, _tr_quad_ustat, authors_lambda, authors_lambda_limit,
-                             authors_plugin_limit, diagnose, diagnose_instance)
+                             authors_plugin_limit, diagnose, diagnose_instance, estimate)
 from theory.exact import exact_mse, private_grams
 from theory.feedback import FeedbackModel
 from theory.instance import make_expert_instance
@@ -70,6 +70,29 @@ def test_grams_with_unequal_cells():
         xfull[r, :, r] = x[r]
     np.testing.assert_allclose(gyy, np.einsum("rjtd,rktd->rjk", y, y), atol=1e-14)
     np.testing.assert_allclose(gxy, np.einsum("rjtd,rktd->rjk", xfull, y), atol=1e-14)
+
+
+def test_structure_keeps_the_full_grams_and_needs_two_states():
+    """The learner's Grams hold every pair of experts (correlated noise needs the cross terms): against
+    x's and y's Grams built by hand; a structure needs R >= 2 states (R = 2 is enough)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(6, 2, 3))
+    cells = np.array([[5, 0], [9, 0], [9, 1], [7, 1], [7, 1], [7, 2]])
+    st = Structure.build(x, cells)
+    np.testing.assert_allclose(st.gxx, np.einsum("rjd,rkd->rjk", x, x), rtol=1e-14)
+    assert np.abs(st.gxx[:, 0, 1]).min() > 0 and np.abs(st.gyy[:, 0, 1]).max() > 0
+    assert Structure.build(x[:2], cells[:2]).R == 2
+    with pytest.raises(ValueError, match=r"x: needs R >= 2 states, got 1"):
+        Structure.build(x[:1], cells[:1])
+
+
+def test_lambda_rep_is_1_when_sg_is_bp():
+    """k = d: every cell holds one state, SG equals BP, b_hat = 0 and lambda_rep is 1 (plain BP), not 0/0."""
+    inst = make_expert_instance(3, 3, 2, seed=4)
+    st = Structure.of(inst)
+    samples = np.random.default_rng(2).normal(size=(inst.R, inst.m, 5))
+    out = estimate(st, samples, with_se=False, with_test=False)
+    assert out["b_hat_sq"] == 0.0 and out["lambda_rep"] == 1.0
 
 
 def test_keys_need_not_be_dense(small):
@@ -242,7 +265,7 @@ def test_bad_input_is_one_line(small):
         (np.ones((inst.R - 1, inst.m, 2)), x, cells, "samples must have shape"),
         (np.where(np.arange(2) == 0, np.nan, good), x, cells, "samples must be finite"),
         (good, x[:, :, :, None], cells, "x must have shape"),
-        (good, x, cells[:, :1], "cells must have shape"),
+        (good, x, cells[:, :1], f"cells must have shape (R, m) = ({inst.R}, {inst.m}), got ({inst.R}, 1)"),
         (good, x, cells.astype(float), "cells must hold integer keys"),
     ]
     for samples, xx, cc, text in cases:
@@ -410,3 +433,14 @@ def test_b_test_keeps_its_level_at_n_4(case):
     run = mc.run_trials(inst, FeedbackModel(case=case), 4, 4000, 77, st=Structure.of(inst))
     rate = run["b_rejected"].mean()
     assert abs(rate - LEVEL) < 4 * math.sqrt(LEVEL * (1 - LEVEL) / 4000), rate
+
+
+def test_large_structures_drop_the_skew_correction_and_test_at_level_5_percent():
+    """R m = 2560 > 2048: the third cumulant is not formed ((R m)^2 above 2^22 entries), so the B test's
+    critical value is the plain one-sided normal quantile at level 0.05, 1.6448536 (by hand from tables)."""
+    inst = make_expert_instance(9, 2, 5, seed=0)
+    st = Structure.of(inst)
+    samples = np.random.default_rng(0).normal(size=(inst.R, inst.m, 4))
+    out = estimate(st, samples)
+    assert out["z_crit"] == pytest.approx(1.6448536269514722, rel=1e-12)
+    assert _third_cumulant(st, samples, np.zeros((inst.R, inst.m, inst.m))) == 0.0

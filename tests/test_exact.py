@@ -448,6 +448,20 @@ def test_pooled_against_simulation(K, p, n):
             assert abs(mc - target) < Z * se, (k, mc, target, se)
 
 
+@pytest.mark.parametrize("case,n", [("noisy", 3), ("activation", 7)])
+def test_with_samples_is_the_exact_mse_at_n(case, n):
+    """T6: from the n = 1 values, every noise term divided by n; the same as evaluating at n (rel 1e-12)."""
+    from theory.exact import with_samples
+    inst, fb = make_expert_instance(4, 2, 3, seed=2), FeedbackModel(case=case, rho=0.3)
+    scaled, direct = with_samples(exact_mse(inst, fb, 1), n), exact_mse(inst, fb, n)
+    for key, value in direct.as_dict().items():
+        assert getattr(scaled, key) == pytest.approx(value, rel=1e-12), key
+    assert scaled.var_sg == pytest.approx(exact_mse(inst, fb, 1).var_sg / n, rel=1e-12)
+    assert with_samples(direct, 1) == direct
+    with pytest.raises(ValueError, match="n must be"):
+        with_samples(direct, 0)
+
+
 def test_ratio_lambda_and_crossover_at_their_edges():
     """By hand: a ratio's zero denominator gives inf (positive numerator) or nan (zero or negative); lambda* is 1
     when BP and SG coincide (zero denominator); T6's n* is inf without bias, even at a zero gap; scalars come

@@ -93,6 +93,33 @@ def test_adaptive_lambda_update_is_the_plugin_on_per_sample_gradients(l):
     assert np.ptp(lambdas.values[l]) > 1e-3  # per neuron, not one value for the layer
 
 
+@pytest.mark.parametrize("l", [0, 2])
+def test_routed_plugin_moments_are_the_definition(l):
+    """(v, c, b2) per neuron from slot feedbacks and inputs, without forming per-sample gradients, against
+    plugin_from_samples on the explicit per-sample gradients (weights and bias parts), rel 1e-10; the
+    moments themselves, not a lambda that clipping could hide."""
+    from learning.nets.mixing import routed_plugin_moments
+    rng, net, x = tiny_net(8)
+    _, cache = net.forward(x)
+    layer, lc = net.layers[l], cache["layers"][l]
+    e_bp, e_sg = rng.normal(size=(2,) + lc[0].shape[:2] + (layer.out_dim,))
+    G_bp, G_sg = layer.slot_feedback(lc, e_bp), layer.slot_feedback(lc, e_sg)
+    v, c, b2 = routed_plugin_moments(G_bp, G_sg, lc[0], layer.slots * layer.out_dim)
+    for w in range(net.width):
+        expected = plugin_from_samples(per_sample_vectors(layer, lc, e_bp, w), per_sample_vectors(layer, lc, e_sg, w))
+        np.testing.assert_allclose([v[w], c[w], b2[w]], expected, rtol=1e-10, atol=1e-14)
+    assert np.all(v > 0) and np.ptp(c) > 0 and np.any(b2 > 0)
+
+
+def test_lambda_thresholds():
+    """v + b2 must exceed 1e-6 (at it the old value stays); a feedback of norm 1.5e-12 still becomes a unit
+    vector (the floor is 1e-12), a zero one stays zero."""
+    assert float(lambda_from_moments(1e-6, -1e-7, 0.0, 0.3)) == 0.3
+    assert float(lambda_from_moments(1.5e-6, -0.75e-6, 0.0, 0.3)) == pytest.approx(0.5, rel=1e-12)
+    rows = unit_rows(np.array([[1.5e-12, 0.0], [0.0, 0.0], [3.0, 4.0]]))
+    np.testing.assert_allclose(rows, [[1.0, 0.0], [0.0, 0.0], [0.6, 0.8]], rtol=1e-15)
+
+
 def test_fixed_lambda_does_not_move():
     lambdas = LayerLambdas(2, 3, 0.9, 0.9, adaptive=False)
     assert lambdas.layer_means() == pytest.approx([0.9, 0.9])

@@ -113,3 +113,8 @@ def test_a_mutant_meets_the_tests_that_run_its_line_first_and_a_survivor_meets_t
     (tmp_path / "tiny.py").write_text(TINY.replace("2 * x", "x + x"))
     with pytest.raises(ValueError, match="changed since its stored run"):
         mutation.run_module("tiny.py", 1, None, tmp_path / "out", survivors=True)
+    # and the report says its row counts an older source
+    mutation.report(tmp_path / "out", tmp_path / "mutation.md")
+    page = (tmp_path / "mutation.md").read_text()
+    assert "| `tiny.py` | `tests/test_tiny.py` | 5 | 4 | 0 | 0 | 80.0% |" in page
+    assert "Run on an older source than today's (their rows count what that run found): `tiny.py`." in page

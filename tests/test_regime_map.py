@@ -234,3 +234,85 @@ def test_bad_input_is_refused_with_one_line(argv, tmp_path, capsys):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not list(tmp_path.iterdir())
+
+
+# (axis, text, scale, case, k): each accepted at its boundary; the same with the boundary crossed is refused
+AXIS_BOUNDARIES = [
+    (("n", "1:4:2", "lin", "noisy", 2), ("n", "1:4:1", "lin", "noisy", 2), "count must be between 2 and 1000"),
+    (("n", "1:4:1000", "lin", "noisy", 2), ("n", "1:4:1001", "lin", "noisy", 2), "count must be between 2 and 1000"),
+    (("leak", "0.01:3", "log", "noisy", 2), ("leak", "0:3", "log", "noisy", 2), "a log scale needs lo > 0"),
+    (("leak", "0:3", "lin", "noisy", 2), ("leak", "3:3", "lin", "noisy", 2), "needs finite lo < hi"),
+    (("leak", "0:3", "lin", "noisy", 2), ("leak", "0:inf", "lin", "noisy", 2), "needs finite lo < hi"),
+    (("leak", "0:3", "lin", "noisy", 2), ("leak", "nan:3", "lin", "noisy", 2), "needs finite lo < hi"),
+    (("n", "1:5", "lin", "noisy", 2), ("n", "0:5", "lin", "noisy", 2), "n must be >= 1"),
+    (("d", "2:16", "lin", "noisy", 2), ("d", "1:16", "lin", "noisy", 2), "d must be between k = 2 and 16"),
+    (("d", "2:16", "lin", "noisy", 2), ("d", "2:17", "lin", "noisy", 2), "d must be between k = 2 and 16"),
+    (("noise", "0.1:1", "lin", "activation", 2), ("noise", "0:1", "lin", "activation", 2), "p must be in"),
+    (("noise", "0.1:1", "lin", "activation", 2), ("noise", "0.1:1.5", "lin", "activation", 2), "p must be in"),
+    (("noise", "0:2", "lin", "noisy", 2), ("noise", "-0.1:2", "lin", "noisy", 2), "sigma must be >= 0"),
+    (("noise", "0:2", "lin", "partial", 2), ("noise", "-0.1:2", "lin", "partial", 2), "tau must be >= 0"),
+]
+
+
+@pytest.mark.parametrize("ok,bad,message", AXIS_BOUNDARIES)
+def test_parse_axis_boundaries(ok, bad, message):
+    parse_axis(*ok, label="x-range")
+    with pytest.raises(ValueError, match=message):
+        parse_axis(*bad, label="x-range")
+
+
+def test_axis_counts_and_default_ranges():
+    """A d axis without a count has one value per integer; others 60; the defaults per axis and case; the
+    names axes are shown under."""
+    from theory.regime_map import default_axis, display_name
+    assert [display_name(a, "activation") for a in ("n", "leak", "noise", "d")] == ["n", "rho", "p", "d"]
+    assert display_name("noise", "partial") == "tau" and display_name("noise", "noisy") == "sigma"
+    assert parse_axis("d", "3:9", "lin", "noisy", 2, "x-range").count == 7
+    assert parse_axis("leak", "0:1", "lin", "noisy", 2, "x-range").count == 60
+    assert default_axis("n", "noisy", 2) == ("1:1024:60", "log")
+    assert default_axis("leak", "noisy", 2) == ("0.01:3:60", "log")
+    assert default_axis("d", "noisy", 2) == ("3:10", "lin") and default_axis("d", "noisy", 12) == ("13:16", "lin")
+    assert default_axis("noise", "activation", 2) == ("0.05:0.95:60", "lin")
+    assert default_axis("noise", "noisy", 2) == ("0.05:5:60", "log") == default_axis("noise", "partial", 2)
+
+
+def test_map_spec_defaults_are_the_expert_commands():
+    """The fixed parameters default to those of `sgbp theory expert` (the reproduce map relies on it)."""
+    import argparse
+
+    from sgbp.args import add_expert_args
+    from theory.regime_map import Axis
+    parser = argparse.ArgumentParser()
+    add_expert_args(parser)
+    args = parser.parse_args([])
+    spec = MapSpec("noisy", Axis("n", 1, 4, 4, "lin"), Axis("noise", 0.1, 1.0, 4, "lin"))
+    assert (spec.d, spec.k, spec.m, spec.n, spec.seed, spec.sigma, spec.p, spec.tau, spec.rho, spec.shared) == \
+        (args.d, args.k, args.m, args.n, args.seed, args.sigma, args.p, args.tau, args.leak, args.shared_latent)
+
+
+def test_map_spec_refuses_a_leak_without_room_and_too_many_points():
+    from theory.regime_map import Axis
+    n, leak = Axis("n", 1, 4, 4, "lin"), Axis("leak", 0.0, 1.0, 3, "lin")
+    MapSpec("noisy", n, leak, d=3, k=2)
+    with pytest.raises(ValueError, match="leak needs k < d"):
+        MapSpec("noisy", n, leak, d=2, k=2)
+    with pytest.raises(ValueError, match="leak needs k < d"):
+        MapSpec("noisy", n, Axis("noise", 0.1, 1.0, 3, "lin"), d=2, k=2, rho=0.1)
+    MapSpec("noisy", n, Axis("noise", 0.1, 1.0, 3, "lin"), d=2, k=2, rho=0.0)
+    big = Axis("leak", 0.0, 1.0, 500, "lin")
+    MapSpec("noisy", Axis("noise", 0.1, 1.0, 500, "lin"), big)  # 250,000 points: the most allowed
+    with pytest.raises(ValueError, match="at most 250000 grid points"):
+        MapSpec("noisy", Axis("noise", 0.1, 1.0, 501, "lin"), big)
+    with pytest.raises(ValueError, match="must differ from x"):
+        MapSpec("noisy", n, Axis("n", 1, 5, 5, "lin"))
+
+
+def test_monte_carlo_points_by_hand():
+    """Fractions 1/8, 3/8, 5/8, 7/8 of 10 rows and 20 columns; on a 2 x 2 grid repeats are dropped; none is
+    allowed."""
+    from theory.regime_map import pick_points
+    assert pick_points(10, 20, 4) == [(1, 2), (3, 7), (6, 12), (8, 17)]
+    assert pick_points(2, 2, 4) == [(0, 0), (1, 1)] and pick_points(1, 1, 10) == [(0, 0)]
+    assert pick_points(5, 5, 0) == []
+    with pytest.raises(ValueError, match="mc-points"):
+        pick_points(5, 5, -1)

@@ -229,7 +229,7 @@ def pick_points(ny: int, nx: int, count: int) -> list[tuple[int, int]]:
     picks = []
     for i in range(count):
         f = (i + 0.5) / count
-        picks.append((min(ny - 1, int(f * ny)), min(nx - 1, int(f * nx))))
+        picks.append((int(f * ny), int(f * nx)))  # f < 1: inside the grid
     return list(dict.fromkeys(picks))
 
 

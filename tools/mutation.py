@@ -46,7 +46,7 @@ MODULES = {
     "learning/verdicts.py": ["tests/test_bandit_claims.py", "tests/test_rl_claims.py"],
     "montecarlo/stats.py": ["tests/test_mc_stats.py"],
     "montecarlo/checks.py": ["tests/test_mc_checks.py"],
-    "theory/exact.py": ["tests/test_exact.py", "tests/test_symbolic.py"],
+    "theory/exact.py": ["tests/test_exact.py", "tests/test_symbolic.py", "tests/test_regime_map.py"],
     "theory/mixture.py": ["tests/test_exact.py"],
     "theory/instance.py": ["tests/test_instance.py", "tests/test_exact.py", "tests/test_symbolic.py"],
     "theory/feedback.py": ["tests/test_exact.py"],
@@ -420,6 +420,11 @@ def report(out: Path, path: Path) -> None:
     if total_c:
         lines.append(f"| all | | {sum(r['mutants'] for r in rows)} | {total_k} | {sum(r['crashed'] for r in rows)} | "
                      f"{sum(r['equivalent'] for r in rows)} | {total_k / total_c:.1%} |")
+    stale = [r["module"] for r in records
+             if r.get("source_sha256") != source_hash((ROOT / r["module"]).read_text())]
+    if stale:
+        lines += ["", "Run on an older source than today's (their rows count what that run found): "
+                  + ", ".join(f"`{m}`" for m in stale) + "."]
     not_run = [m for m in MODULES if m not in by]
     if not_run:
         lines += ["", "Not run yet: " + ", ".join(f"`{m}`" for m in not_run) + "."]

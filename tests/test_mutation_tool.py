@@ -1,5 +1,8 @@
 """tools.mutation: the mutants it plants and the score it reports, on hand-made inputs."""
 
+import dataclasses
+import json
+
 import pytest
 
 from tools import mutation
@@ -118,3 +121,27 @@ def test_a_mutant_meets_the_tests_that_run_its_line_first_and_a_survivor_meets_t
     page = (tmp_path / "mutation.md").read_text()
     assert "| `tiny.py` | `tests/test_tiny.py` | 5 | 4 | 0 | 0 | 80.0% |" in page
     assert "Run on an older source than today's (their rows count what that run found): `tiny.py`." in page
+
+
+def test_an_interrupted_run_resumes_from_its_partial_file(tmp_path, monkeypatch):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tiny.py").write_text(TINY)
+    (tmp_path / "tests" / "test_tiny.py").write_text(TINY_TESTS)
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+    monkeypatch.setitem(mutation.MODULES, "tiny.py", ["tests/test_tiny.py"])
+    out = tmp_path / "out"
+    out.mkdir()
+    first = mutation.mutants("tiny.py", TINY)[0]  # tiny.py:2: x < 0 -> x <= 0, a survivor when run
+    header = {"source_sha256": mutation.source_hash(TINY), "tests": ["tests/test_tiny.py"]}
+    finished = dataclasses.asdict(first) | {"verdict": "killed", "seconds": 0.0, "tests_given": 1}
+    partial = out / "tiny.py.partial.jsonl"
+    partial.write_text(json.dumps(header) + "\n" + json.dumps(finished) + "\n" + '{"id": "cut sho')
+    record = mutation.run_module("tiny.py", 1, None, out)
+    verdicts = [m["verdict"] for m in record["mutants"]]
+    # the finished mutant is taken as stored (not run again), the others are run; the partial file goes
+    assert record["mutants"][0] == finished and verdicts[1:] == ["survived", "killed", "killed", "killed"]
+    assert not partial.exists()
+    # a partial file of another source is not resumed from
+    partial.write_text(json.dumps(header | {"source_sha256": "0"}) + "\n" + json.dumps(finished) + "\n")
+    record = mutation.run_module("tiny.py", 1, None, out)
+    assert record["mutants"][0]["verdict"] == "survived"

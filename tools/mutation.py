@@ -33,6 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -327,6 +328,15 @@ def run_module(module: str, workers: int, limit: int | None, out: Path, survivor
             again = {i for i, m in zip(stored_ids(stored), stored["mutants"]) if m["verdict"] == "survived"}
             found = [m for m in found if m.id in again]
         found = found[:limit] if limit else found
+        # a whole run resumes: each finished mutant is appended to the partial file at once
+        partial = out / (record_path(out, module).stem + ".partial.jsonl")
+        header = {"source_sha256": source_hash(original), "tests": tests}
+        done = _read_partial(partial, header) if stored is None else {}
+        if stored is None:
+            out.mkdir(parents=True, exist_ok=True)
+            if not done:
+                partial.write_text(json.dumps(header) + "\n")
+        lock = threading.Lock()
         clean, base = run_tests(copies[0], tests, None)
         if clean != "survived":
             raise RuntimeError(f"{module}: its tests fail without a mutant ({clean})")
@@ -338,6 +348,8 @@ def run_module(module: str, workers: int, limit: int | None, out: Path, survivor
         results = []
 
         def one(m: Mutant):
+            if m.id in done:
+                return done[m.id]
             copy, server = free.pop()
             try:
                 (copy / module).write_text(apply(original, m))
@@ -353,7 +365,11 @@ def run_module(module: str, workers: int, limit: int | None, out: Path, survivor
                 (copy / module).write_text(original)
                 free.append((copy, server))
             print(f"{verdict:18s} {m.id}", file=sys.stderr, flush=True)
-            return asdict(m) | {"verdict": verdict, "seconds": seconds, "tests_given": ran}
+            result = asdict(m) | {"verdict": verdict, "seconds": seconds, "tests_given": ran}
+            if stored is None:
+                with lock, open(partial, "a") as f:
+                    f.write(json.dumps(result) + "\n")
+            return result
 
         try:
             with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -373,7 +389,26 @@ def run_module(module: str, workers: int, limit: int | None, out: Path, survivor
               "mutants": results}
     out.mkdir(parents=True, exist_ok=True)
     save_atomic(record_path(out, module), json.dumps(record, indent=1) + "\n")
+    if stored is None:
+        partial.unlink(missing_ok=True)
     return record
+
+
+def _read_partial(path: Path, header: dict) -> dict:
+    """The mutants an interrupted run finished (by id), when it ran on this source with these tests."""
+    if not path.exists():
+        return {}
+    lines = path.read_text().splitlines()
+    if not lines or json.loads(lines[0]) != header:
+        return {}
+    done = {}
+    for line in lines[1:]:
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by the interruption
+            continue
+        done[r["id"]] = r
+    return done
 
 
 def score(records: list[dict]) -> list[dict]:

@@ -444,3 +444,39 @@ def test_large_structures_drop_the_skew_correction_and_test_at_level_5_percent()
     out = estimate(st, samples)
     assert out["z_crit"] == pytest.approx(1.6448536269514722, rel=1e-12)
     assert _third_cumulant(st, samples, np.zeros((inst.R, inst.m, inst.m))) == 0.0
+
+
+def test_noise_free_batches_by_hand(small):
+    """Every sample equal to the clean feedback: V_BP_hat = 0, so A is not detected (also when every sample is
+    0), Var(B_hat) under B is 0, the skew correction is 0 (z_crit is the normal quantile), and z_B is inf
+    when B_hat > 0 (a leak) and 0 when B_hat = 0 (no leak); se_B carries b_hat's own term, so it exceeds
+    se_B_null off B."""
+    inst, st = small
+    for rho in (0.0, 0.1):
+        fbar = inst.clean_feedback(rho)
+        samples = np.repeat(fbar[:, :, None], 4, axis=2)
+        out = estimate(st, samples)
+        assert out["v_bp"] == 0.0 and not out["a_detected"] and out["se_B_null"] == out["se_B"] == 0.0
+        assert out["z_crit"] == pytest.approx(1.6448536269514722, rel=1e-12)
+        if rho == 0.0:
+            assert out["B"] == 0.0 and out["z_B"] == 0.0 and not out["b_rejected"]
+        else:
+            assert 0.0 < out["B"] < 1.0 and out["z_B"] == math.inf and out["b_rejected"]
+    assert not estimate(st, np.zeros((inst.R, inst.m, 4)))["a_detected"]
+    noisy = np.random.default_rng(3).normal(size=(inst.R, inst.m, 4)) + inst.clean_feedback(0.5)[:, :, None]
+    out = estimate(st, noisy)
+    assert out["se_B"] > out["se_B_null"] > 0.0
+
+
+def test_rounding_is_judged_relative_to_the_feedback_scale(small):
+    """A is detected when V_BP_hat exceeds 1e-20 of the noise-free scale (sum of x^2 f^2 / n^2). Feedback of
+    size 1e6 with noise of 1e-9 (a few units in its last place): V_BP_hat is about 1e-20, far below 1e-20
+    of a scale of about 1e10, so not detected (a threshold of 1e-20 / scale would detect it); noise of 1e-8
+    on feedback of size 1 is detected."""
+    inst, st = small
+    rng = np.random.default_rng(4)
+    big = 1e6 + 1e-9 * rng.normal(size=(inst.R, inst.m, 4))
+    out = estimate(st, big, with_se=False)
+    assert 1e-30 < out["v_bp"] < 1e-15 and not out["a_detected"]
+    small_noise = 1.0 + 1e-8 * rng.normal(size=(inst.R, inst.m, 4))
+    assert estimate(st, small_noise, with_se=False)["a_detected"]

@@ -444,6 +444,10 @@ def test_large_structures_drop_the_skew_correction_and_test_at_level_5_percent()
     out = estimate(st, samples)
     assert out["z_crit"] == pytest.approx(1.6448536269514722, rel=1e-12)
     assert _third_cumulant(st, samples, np.zeros((inst.R, inst.m, inst.m))) == 0.0
+    # R m = 256: the skew correction is kept, so the critical value moves off the normal quantile
+    mid = make_expert_instance(6, 2, 4, seed=0)
+    out = estimate(Structure.of(mid), np.random.default_rng(1).normal(size=(mid.R, mid.m, 4)))
+    assert abs(out["z_crit"] - 1.6448536269514722) > 1e-3
 
 
 def test_noise_free_batches_by_hand(small):
@@ -480,3 +484,17 @@ def test_rounding_is_judged_relative_to_the_feedback_scale(small):
     assert 1e-30 < out["v_bp"] < 1e-15 and not out["a_detected"]
     small_noise = 1.0 + 1e-8 * rng.normal(size=(inst.R, inst.m, 4))
     assert estimate(st, small_noise, with_se=False)["a_detected"]
+
+
+def test_variance_of_B_hat_off_B_is_estimated_with_b_hats_own_term(small):
+    """With a leak (B false) Var(B_hat) gains 4 b^T Omega b / n; se_B^2 (the null part plus that term) must
+    match the spread of B_hat over 4000 batches at n = 5 (relative 0.15: the sample variance's relative SE
+    is about 2.2%, the ratio of two such estimates about 4%), and exceed se_B_null^2 by a clear margin."""
+    inst, st = small
+    fb = FeedbackModel(case="noisy", rho=1.0)
+    run = mc.run_trials(inst, fb, 5, 4000, 41, st=st)
+    emp = np.var(run["B"], ddof=1)
+    est = np.mean(run["se_B"] ** 2)
+    null = np.mean(run["se_B_null"] ** 2)
+    assert abs(est / emp - 1) < 0.15, (est, emp, null)
+    assert est > 1.3 * null

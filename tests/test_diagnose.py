@@ -498,3 +498,16 @@ def test_variance_of_B_hat_off_B_is_estimated_with_b_hats_own_term(small):
     null = np.mean(run["se_B_null"] ** 2)
     assert abs(est / emp - 1) < 0.15, (est, emp, null)
     assert est > 1.3 * null
+
+
+def test_plugin_lambda_and_the_recommendation_by_hand():
+    """lambda = clip(1 + c / (v + b2), 0, 1), b2 = max(ubar2 - v, 0), and 1 where v + b2 = 0; the
+    recommendation: BP (1) without noise, SG (0) while B stands, else BP, SG or the mixture by lambda_rep."""
+    from theory.diagnose import _recommend, plugin_lambda
+    assert plugin_lambda(1.0, -0.5, 0.0) == 0.5 and plugin_lambda(1.0, -0.5, 3.0) == pytest.approx(5 / 6, rel=1e-15)
+    assert plugin_lambda(1.0, 0.5, 0.0) == 1.0 and plugin_lambda(1.0, -3.0, 0.0) == 0.0
+    assert plugin_lambda(0.5, -0.125, 0.0) == 0.75  # v + b2 = 0.5
+    assert plugin_lambda(0.0, -0.5, 0.0) == 1.0 and plugin_lambda(0.0, 0.0, 0.0) == 1.0
+    assert _recommend(False, True, 0.3) == ("BP", 1.0) and _recommend(True, False, 0.3) == ("SG", 0.0)
+    assert _recommend(True, True, 1.0) == ("BP", 1.0) and _recommend(True, True, 0.0) == ("SG", 0.0)
+    assert _recommend(True, True, 0.3) == ("mixture", 0.3)

@@ -511,3 +511,10 @@ def test_plugin_lambda_and_the_recommendation_by_hand():
     assert _recommend(False, True, 0.3) == ("BP", 1.0) and _recommend(True, False, 0.3) == ("SG", 0.0)
     assert _recommend(True, True, 1.0) == ("BP", 1.0) and _recommend(True, True, 0.0) == ("SG", 0.0)
     assert _recommend(True, True, 0.3) == ("mixture", 0.3)
+
+
+def test_plugin_coefficients_at_infinite_R_are_the_limit():
+    """R = inf: (1/n, (n - 1)/n^2), which the finite formula approaches (R = 1e9 to 1e-8)."""
+    from theory.diagnose import plugin_coefficients
+    assert plugin_coefficients(math.inf, 4) == (0.25, 0.1875)
+    np.testing.assert_allclose(plugin_coefficients(1e9, 4), (0.25, 0.1875), rtol=1e-8)

@@ -118,8 +118,7 @@ def numbered(base_ids) -> list[str]:
 
 def stored_ids(record: dict) -> list[str]:
     """The ids of a stored run's mutants, recomputed from their fields (runs stored before the numbering)."""
-    return numbered(f"{m['module']}:{m['line']}: {m['original']} -> {m['replacement']}" if "line" in m else m["id"]
-                    for m in record["mutants"])
+    return numbered(f"{m['module']}:{m['line']}: {m['original']} -> {m['replacement']}" for m in record["mutants"])
 
 
 def _docstring_lines(tree) -> set:

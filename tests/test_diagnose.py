@@ -518,3 +518,91 @@ def test_plugin_coefficients_at_infinite_R_are_the_limit():
     from theory.diagnose import plugin_coefficients
     assert plugin_coefficients(math.inf, 4) == (0.25, 0.1875)
     np.testing.assert_allclose(plugin_coefficients(1e9, 4), (0.25, 0.1875), rtol=1e-8)
+
+
+def test_lambda_rep_is_clipped_at_1_when_c_exceeds_v_bp():
+    """Guards against lambda_rep without its clip at 1. lambda_rep's raw value is 1 + (C_hat - V_BP_hat) /
+    ||b_hat||^2, above 1 when C_hat > V_BP_hat: one state's noise negatively correlated across two experts
+    whose contributions are equal, expert 2's cell holding both states (per state C - V_BP = -(s12 + s22) / 2
+    over n, 0.25 / n with s12 = -1.5, s22 = 1). The raw value is then 1.5 on this batch; lambda_rep is 1."""
+    st = Structure.build(np.ones((2, 2, 1)), np.array([[0, 0], [1, 0]]))
+    chol = np.linalg.cholesky(np.array([[4.0, -1.5], [-1.5, 1.0]]))
+    rng = np.random.default_rng(0)
+    samples = np.stack([chol @ rng.standard_normal((2, 50)) + np.array([[1.0], [2.0 + 0.2 * r]]) for r in range(2)])
+    out = estimate(st, samples)
+    raw = (out["B"] + out["v_sg"] - out["c"]) / out["b_hat_sq"]
+    assert out["c"] > out["v_bp"] and 1.2 < raw < 2.0
+    assert out["lambda_rep"] == 1.0
+
+
+def test_rounding_threshold_is_1e_20_of_the_scale(small):
+    """Guards the threshold of the A test, 1e-20 of the scale sum_rj |x_rj|^2 sum_i f_rji^2 / n^2 (computed
+    here from that definition): feedback of size M with unit noise, M set so that V_BP_hat / scale is
+    0.7e-20 (not detected) or 1.5e-20 (detected). A threshold twice as large, or a scale with n^2 replaced
+    by 2 n or n^3, puts one of the two on the wrong side."""
+    inst, st = small
+    n = 4
+    z = np.random.default_rng(5).normal(size=(inst.R, inst.m, n))
+    diag = np.einsum("rjd,rjd->rj", st.x, st.x)
+
+    def ratio(M):
+        samples = M + z
+        out = estimate(st, samples, with_se=False)
+        scale = np.sum(diag[:, :, None] * samples**2) / n**2
+        return out["v_bp"] / scale, bool(out["a_detected"])
+
+    first, _ = ratio(1e10)
+    for target, detected in ((0.7e-20, False), (1.5e-20, True)):
+        r, seen = ratio(1e10 * math.sqrt(first / target))
+        assert abs(r / target - 1) < 0.05 and seen == detected, (target, r, seen)
+
+
+def test_diagnose_runs_blas_on_one_thread(small, monkeypatch):
+    """The diagnosis's numbers must not depend on the BLAS thread count: diagnose() and diagnose_instance()
+    run the estimators with BLAS held to one thread (seen from inside the estimators)."""
+    from threadpoolctl import threadpool_info
+    import theory.diagnose as td
+
+    seen = []
+    real = td.estimate
+
+    def spy(*args, **kwargs):
+        seen.append({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(td, "estimate", spy)
+    inst, _ = small
+    fb = FeedbackModel(case="noisy")
+    samples = mc.sample_batches(inst, fb, 3, 1, np.random.default_rng(2))[0]
+    td.diagnose(samples, inst.contributions(), inst.cells())
+    td.diagnose_instance(inst, fb, samples)
+    assert seen == [{1}, {1}]
+
+
+def test_skew_correction_is_kept_at_r_m_2048():
+    """The third cumulant is formed up to (R m)^2 = 2^22 entries: at R m = 2048 exactly it is computed
+    (nonzero), one state more and it is dropped (0)."""
+    rng = np.random.default_rng(6)
+    for R, kept in ((1024, True), (1025, False)):
+        st = Structure.build(rng.normal(size=(R, 2, 1)), rng.integers(0, 8, size=(R, 2)))
+        samples = rng.normal(size=(R, 2, 3))
+        k3 = _third_cumulant(st, samples, np.zeros((R, 2, 2)))
+        assert (k3 != 0.0) == kept, (R, k3)
+
+
+def test_authors_plugin_limit_is_the_mean_of_the_plugin_moments(small):
+    """Guards the T10 limit's moments at n = 3 (at n = 1 the Q term has weight 0): on the instance's own R
+    states, v and c are linear in the batch's quadratic forms, so the plug-in's v and c averaged over 4000
+    simulated batches must meet the limit's v and c within Z SE, and b2 = max(E U - v, 0) the mean of
+    U - v. states may be any number >= 2 or inf; below 2 (or -inf) it is refused."""
+    inst, st = small
+    fb = FeedbackModel(case="noisy", rho=0.5)
+    lim = authors_plugin_limit(inst, fb, 3)
+    run = mc.run_trials(inst, fb, 3, 4000, 12, st=st, with_se=False)
+    for got, want in ((run["plug_v"], lim.v), (run["plug_c"], lim.c), (run["plug_U"] - run["plug_v"], lim.b2)):
+        mean, se = mc.mean_se(got)
+        assert abs(mean - want) < Z * se and abs(want) > Z * se, (mean, se, want)
+    assert authors_plugin_limit(inst, fb, 3, states=2).v != authors_plugin_limit(inst, fb, 3, states=3).v
+    for bad in (1.5, -math.inf):
+        with pytest.raises(ValueError, match="states"):
+            authors_plugin_limit(inst, fb, 3, states=bad)

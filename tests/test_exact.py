@@ -517,3 +517,67 @@ def test_feedback_model_refuses_values_outside_its_ranges(bad, name):
     with pytest.raises(ValueError, match=name):
         FeedbackModel(**({"case": "activation"} | bad))
     assert FeedbackModel(case="activation", p=1.0).p == 1.0
+
+
+def test_bias_is_quadratic_in_rho_as_brute_force():
+    """ExactEvaluator's ||b(rho)||^2 and its rho polynomial against the brute-force bias at rho = 0.5 and
+    -0.8 (the leak enters with its sign); rho_quadratic's coefficients reproduce the moments at rho
+    exactly up to rounding, with and without a leak (k = d: no leak, the rho terms are exactly 0)."""
+    from dataclasses import replace
+
+    from theory.exact import ExactEvaluator
+
+    inst = make_expert_instance(4, 2, 3, seed=10)
+    ev = ExactEvaluator(inst)
+    for rho in (0.5, -0.8):
+        bf = BruteForce(inst, rho)
+        np.testing.assert_allclose(ev.bias_sq(rho), float(bf.bias @ bf.bias), rtol=1e-12)
+    fb = FeedbackModel(case="partial", tau=0.7)
+    zeroed = inst.contributions().copy()
+    zeroed[0] = 0.0  # state 0 contributes nothing: its block of the bias is 0 at every rho
+    for ev in (ev, ExactEvaluator(inst, private=zeroed)):
+        coef = ev.rho_quadratic(fb)
+        for rho in (0.5, -0.8):
+            np.testing.assert_allclose(coef @ [1.0, rho, rho * rho], ev.moments(replace(fb, rho=rho)), rtol=1e-12)
+    flat = make_expert_instance(3, 3, 2, seed=1)
+    ev_flat = ExactEvaluator(flat)
+    coef = ev_flat.rho_quadratic(fb)
+    np.testing.assert_array_equal(coef[1:, 1:], 0.0)
+    np.testing.assert_array_equal(coef[1:, 0], ev_flat.variances(fb))
+
+
+def test_grams_default_to_the_cross_expert_terms_and_the_evaluator_to_private_noise():
+    """private_grams keeps the cross-expert terms of <y, y> unless told not to (full=False keeps its
+    diagonal only); an evaluator built without them (the default) refuses noise shared across experts."""
+    from theory.exact import ExactEvaluator, private_grams
+
+    inst = make_expert_instance(4, 2, 3, seed=10)
+    x, cells = inst.contributions(), inst.cells()
+    full = private_grams(x, cells)[1]
+    diag_only = private_grams(x, cells, full=False)[1]
+    off = ~np.eye(inst.m, dtype=bool)
+    assert np.all(full[:, off] != 0.0)
+    np.testing.assert_array_equal(full[:, ~off], diag_only[:, ~off])
+    with pytest.raises(ValueError, match="shared"):
+        ExactEvaluator(inst).variances(FeedbackModel(case="noisy", shared=True))
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_feedback_covariance_above_degree_2_is_refused(monkeypatch, shared):
+    """The rho expansion needs a covariance quadratic in the clean feedback: one of degree 3 (planted here
+    in the derivation the check reads, for the shared and the per-expert covariance) must be refused."""
+    from theory import exact
+    from theory.symbolic import noise
+
+    cubic = noise.fbar1 ** 2 * noise.fbar2
+    real_cov, real_var = noise.feedback_covariance, noise.feedback_variance
+    if shared:
+        monkeypatch.setattr(noise, "feedback_covariance", lambda case, s: cubic if s else real_cov(case, s))
+    else:
+        monkeypatch.setattr(noise, "feedback_variance", lambda case: cubic)
+    check = exact._check_quadratic.__wrapped__
+    with pytest.raises(ValueError, match="not quadratic"):
+        check("noisy", shared)
+    monkeypatch.setattr(noise, "feedback_covariance", real_cov)
+    monkeypatch.setattr(noise, "feedback_variance", real_var)
+    check("noisy", shared)

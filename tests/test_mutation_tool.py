@@ -145,3 +145,23 @@ def test_an_interrupted_run_resumes_from_its_partial_file(tmp_path, monkeypatch)
     partial.write_text(json.dumps(header | {"source_sha256": "0"}) + "\n" + json.dumps(finished) + "\n")
     record = mutation.run_module("tiny.py", 1, None, out)
     assert record["mutants"][0]["verdict"] == "survived"
+
+
+def test_a_module_s_environment_reaches_every_run_of_its_tests(tmp_path, monkeypatch):
+    """MODULE_ENV (numba's JIT off for the kernels) must reach the clean run, the coverage run and the
+    test server: here a test that needs the variable. Without it in the clean run the module is refused,
+    in the coverage run the run fails, and in the server every mutant would count as killed, the two
+    survivors too. The record and its resume header carry the environment."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tiny.py").write_text(TINY)
+    (tmp_path / "tests" / "test_tiny.py").write_text(
+        TINY_TESTS + "\n\ndef test_the_environment():\n    import os\n    assert os.environ.get('TINY_FLAG') == 'on'\n")
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+    monkeypatch.setitem(mutation.MODULES, "tiny.py", ["tests/test_tiny.py"])
+    with pytest.raises(RuntimeError, match="fail without a mutant"):
+        mutation.run_module("tiny.py", 1, None, tmp_path / "out")
+    monkeypatch.setitem(mutation.MODULE_ENV, "tiny.py", {"TINY_FLAG": "on"})
+    record = mutation.run_module("tiny.py", 1, None, tmp_path / "out")
+    verdicts = {m["id"]: m["verdict"] for m in record["mutants"]}
+    assert verdicts["tiny.py:2: x < 0 -> x <= 0"] == "survived" and verdicts["tiny.py:2: 0 -> 1"] == "survived"
+    assert record["env"] == {"TINY_FLAG": "on"}

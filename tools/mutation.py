@@ -11,14 +11,17 @@ mutant the tests fail on (or time out on) is killed; one they pass is a survivor
 The clean run records, with coverage, which tests execute each line of the module. A mutant first
 meets only the tests that execute its statement; if it survives them, the module's other tests run
 too, so a survivor has met every test and the verdicts are those of running them all (a mutant on a
-line no test executes under tracing, e.g. inside a compiled kernel, or on a line run at import, meets
-every test at once). Survivors listed in
+line no test executes under tracing, e.g. one run at import, meets every test at once). Every run of
+a module's tests takes the module's MODULE_ENV: learning/nets/kernels.py runs with numba's JIT off,
+so its kernels are the same code interpreted (no compile per mutant, and coverage sees their lines);
+a mutant only a compile would reject counts as a survivor. Survivors listed in
 tools/equivalent_mutants.txt with a reason are equivalent (they cannot change what the code computes)
 and leave the score; every other survivor is a missing test. The score is killed / (mutants -
 equivalent). Results go to OUT/<module>.json; `--report` writes docs/mutation.md from every module's
 stored results.
 
-A copy per worker keeps the numba cache of each copy its own (a kernel module's mutant recompiles there).
+A copy per worker keeps the numba cache of each copy its own (a mutant of a module that compiled
+kernels call recompiles them there).
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ MODULES = {
     "learning/nets/recurrent_policy.py": ["tests/test_rl_models.py", "tests/test_rsparse_sg.py"],
     "learning/nets/recurrent_sparsenet.py": ["tests/test_rl_models.py", "tests/test_rsparse_sg.py"],
     "learning/nets/kernels.py": ["tests/test_learning_networks.py", "tests/test_learning_routed.py",
-                                 "tests/test_learning_mixing.py"],
+                                 "tests/test_learning_mixing.py", "tests/test_rsparse_sg.py"],
     "theory/checks.py": ["tests/test_claims.py", "tests/test_mc_checks.py"],
     "theory/covariance.py": ["tests/test_symbolic.py", "tests/test_startup.py"],
     "theory/files.py": ["tests/test_kernel_cache.py", "tests/test_runner.py", "tests/test_bandit_figures.py"],
@@ -77,6 +80,9 @@ MODULES = {
        for name in ("bias", "core", "estimators", "mixture", "noise", "partition", "pooling", "results")},
     "theory/symbolic/diagnostics.py": ["tests/test_diagnose.py", "tests/test_symbolic.py"],
 }
+# environment a module's test runs need: the kernels run interpreted (the same Python, numba's JIT off), so a
+# mutant costs a test run rather than a compile of every kernel, and coverage sees the kernels' lines
+MODULE_ENV = {"learning/nets/kernels.py": {"NUMBA_DISABLE_JIT": "1"}}
 # modules of the listed packages left out, and why
 NOT_MUTATED = {
     "theory/map_bench.py": "a benchmark: it times the regime maps; speed is measured, not tested",
@@ -208,10 +214,11 @@ def statement_lines(text: str) -> dict:
     return out
 
 
-def _env(copy: Path) -> dict:
+def _env(copy: Path, module: str | None = None) -> dict:
     # the copy first (its modules are the mutated ones), then this tool's own package for the plugin
     path = os.pathsep.join([str(copy), str(Path(__file__).resolve().parents[1])])
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(copy / ".numba-cache"), PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=path)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(copy / ".numba-cache"), PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=path,
+               **MODULE_ENV.get(module, {}))
     env.pop("SGBP_SCHEDULER", None)
     return env
 
@@ -221,14 +228,14 @@ def covering_tests(copy: Path, module: str, tests: list[str]) -> tuple[list[str]
     # addopts cleared: a project's own -q would turn the listing of node ids into counts per file
     listed = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-o", "addopts=",
                              "-p", "no:cacheprovider", *tests],
-                            cwd=copy, env=_env(copy), capture_output=True, text=True, check=True)
+                            cwd=copy, env=_env(copy, module), capture_output=True, text=True, check=True)
     ids = [line for line in listed.stdout.splitlines() if "::" in line]
     if not ids:
         raise RuntimeError(f"no test ids listed for {module}: {listed.stdout[-300:]}")
     data_file = copy / ".coverage-mutation"
     subprocess.run([sys.executable, "-m", "coverage", "run", f"--data-file={data_file}", f"--include={module}",
                     "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tools.mutation_contexts", *tests],
-                   cwd=copy, env=_env(copy), capture_output=True, text=True, check=True)
+                   cwd=copy, env=_env(copy, module), capture_output=True, text=True, check=True)
     from coverage import CoverageData
     data = CoverageData(basename=str(data_file))
     data.read()
@@ -249,12 +256,12 @@ def first_tests(m: Mutant, statements: dict, by_line: dict, ids: list[str]) -> l
     return [i for i in ids if i in contexts]
 
 
-def run_tests(copy: Path, tests: list[str], timeout: float | None) -> tuple[str, float]:
+def run_tests(copy: Path, tests: list[str], timeout: float | None, module: str | None = None) -> tuple[str, float]:
     """The tests in a fresh interpreter (the clean run, whose time sets the mutants' timeout)."""
     start = time.perf_counter()
     try:
         done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
-                              cwd=copy, env=_env(copy), capture_output=True, text=True, timeout=timeout)
+                              cwd=copy, env=_env(copy, module), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return "killed (timeout)", time.perf_counter() - start
     return _verdict(done.returncode), time.perf_counter() - start
@@ -269,8 +276,8 @@ def _verdict(code: int | None) -> str:
 class TestServer:
     """tools.mutation_server in one copy: each run forks an interpreter that has the libraries imported."""
 
-    def __init__(self, copy: Path):
-        self.proc = subprocess.Popen([sys.executable, "-m", "tools.mutation_server"], cwd=copy, env=_env(copy),
+    def __init__(self, copy: Path, module: str | None = None):
+        self.proc = subprocess.Popen([sys.executable, "-m", "tools.mutation_server"], cwd=copy, env=_env(copy, module),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True)
 
@@ -329,20 +336,21 @@ def run_module(module: str, workers: int, limit: int | None, out: Path, survivor
         found = found[:limit] if limit else found
         # a whole run resumes: each finished mutant is appended to the partial file at once
         partial = out / (record_path(out, module).stem + ".partial.jsonl")
-        header = {"source_sha256": source_hash(original), "tests": tests}
+        env = MODULE_ENV.get(module, {})
+        header = {"source_sha256": source_hash(original), "tests": tests} | ({"env": env} if env else {})
         done = _read_partial(partial, header) if stored is None else {}
         if stored is None:
             out.mkdir(parents=True, exist_ok=True)
             if not done:
                 partial.write_text(json.dumps(header) + "\n")
         lock = threading.Lock()
-        clean, base = run_tests(copies[0], tests, None)
+        clean, base = run_tests(copies[0], tests, None, module)
         if clean != "survived":
             raise RuntimeError(f"{module}: its tests fail without a mutant ({clean})")
         timeout = max(60.0, TIMEOUT_FACTOR * base)
         ids, by_line = covering_tests(copies[0], module, tests)
         statements = statement_lines(original)
-        free = [(copy, TestServer(copy)) for copy in copies]
+        free = [(copy, TestServer(copy, module)) for copy in copies]
         servers = [server for _, server in free]
         results = []
 
@@ -385,7 +393,7 @@ def run_module(module: str, workers: int, limit: int | None, out: Path, survivor
             merged.append(new[i].pop(0) if m["verdict"] == "survived" and new.get(i) else m)
         results, base = merged, stored["clean_seconds"]
     record = {"module": module, "tests": tests, "clean_seconds": base, "source_sha256": source_hash(original),
-              "mutants": results}
+              **({"env": env} if env else {}), "mutants": results}
     out.mkdir(parents=True, exist_ok=True)
     save_atomic(record_path(out, module), json.dumps(record, indent=1) + "\n")
     if stored is None:

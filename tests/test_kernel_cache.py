@@ -78,3 +78,15 @@ def test_every_module_that_defines_a_kernel_is_in_the_hash():
             assert f"montecarlo/{path.name}" in jit.KERNEL_SOURCES, path.name
     for source in jit.KERNEL_SOURCES:
         assert (ROOT / source).is_file(), source
+
+
+def test_source_hash_is_the_first_16_hex_digits_of_the_sha256_of_names_and_contents(tmp_path):
+    """The cache key by hand: sha256 over extra, then each file's name and bytes, NUL-separated; 16 digits."""
+    import hashlib
+
+    from theory.files import source_hash
+
+    (tmp_path / "a.py").write_bytes(b"x = 1\n")
+    (tmp_path / "b.py").write_bytes(b"")
+    want = hashlib.sha256(b"v2\0a.py\0x = 1\n\0b.py\0\0").hexdigest()[:16]
+    assert source_hash([tmp_path / "a.py", tmp_path / "b.py"], extra="v2") == want and len(want) == 16

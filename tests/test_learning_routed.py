@@ -158,3 +158,38 @@ def test_init_draws_weights_keys_and_biases_around_zero_with_std_one_over_sqrt_i
 def test_one_parent_each_is_allowed():
     parents = draw_parents(np.random.default_rng(1), 6, 4, 1)
     assert parents.shape == (6, 1) and parents.min() >= 0 and parents.max() < 4
+
+
+@pytest.mark.parametrize("dtype,big", [(np.float64, 1000.0), (np.float32, 100.0)])
+def test_routing_softmax_subtracts_the_largest_key(dtype, big):
+    """The routing softmax is shifted by the largest scaled key (all M of them, at the keys' columns)
+    before exp: with scaled keys far beyond exp's range (1000 in float64, where exp overflows at 710; 100
+    in float32, beyond exp32_block's clamp at 88.4) the routing weights and the output must still be the
+    softmax and the routed sum of the formula (numpy's stable softmax in float64 here), whichever slot holds
+    the largest key."""
+    from learning.nets.kernels import routed_forward
+
+    W, B, M, n, scale = 1, 3, 3, 2, 0.5
+    rng = np.random.default_rng(0)
+    pre = rng.normal(size=(W, B, M * n + M))
+    bias = rng.normal(size=(W, M, n))
+    keys = np.array([[big, big - 1.0, 0.0], [0.0, big, big - 1.0], [0.0, big, 0.0]])  # scaled keys per sample
+    pre[0, :, M * n:] = keys / scale
+    out, route, _ = routed_forward(pre.astype(dtype), bias.astype(dtype), scale)
+    e = np.exp(keys - keys.max(axis=1, keepdims=True))
+    want = e / e.sum(axis=1, keepdims=True)
+    slots = np.tanh(pre[0, :, :M * n].reshape(B, M, n) + bias[0])
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(route[0], want, rtol=0, atol=tol)
+    np.testing.assert_allclose(out[0], np.einsum("bm,bmj->bj", want, slots), rtol=0, atol=tol)
+
+
+def test_exp32_block_saturates_at_the_largest_finite_exp():
+    """Above 88.3762626647949 (ln of float32's largest power of two times its mantissa) exp32_block returns
+    exp(88.3762626647949), about 2.406e38: finite, never inf or a wrapped exponent."""
+    from learning.nets.kernels import exp32_block
+
+    z = np.array([88.3762626647949, 89.0, 100.0, 1e30], np.float32)
+    out = np.empty_like(z)
+    exp32_block(z, out, np.empty(4, np.int32))
+    np.testing.assert_allclose(out, np.exp(np.float64(np.float32(88.3762626647949))), rtol=2e-7)

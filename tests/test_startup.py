@@ -89,3 +89,15 @@ def test_the_benchmarks_end_to_end_command_runs_the_sweep_it_times():
     assert sorted((r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows) == sorted(
         (case, d, 2, n) for case in CASES for d in (3, 4) for n in (1, 3))
     assert "m=3, seed=2, trials=4" in out.stdout
+
+
+def test_without_a_writable_cache_the_forms_are_derived(monkeypatch):
+    """No writable cache folder (cache_file None): every form is derived in the process, nothing read."""
+    monkeypatch.setattr(covariance, "cache_file", lambda case, shared: None)
+    covariance.numeric_covariance.cache_clear()
+    try:
+        for key in KEYS:
+            np.testing.assert_allclose(_values(covariance.numeric_covariance(*key)), _values(_lambdified(*key)),
+                                       rtol=1e-14)
+    finally:
+        covariance.numeric_covariance.cache_clear()

@@ -205,3 +205,31 @@ def test_leak_needs_k_below_d(capsys):
 def test_bad_shapes_are_rejected(kwargs, name):
     with pytest.raises(ValueError, match=f"^{name} must"):
         make_expert_instance(seed=0, **kwargs)
+
+
+def test_instance_shape_limits():
+    """m up to 64 experts; d up to 20, whose 2^d Jacobians of d x d float64 take 8 * 2^20 * 400 bytes
+    = 3.36 GB (the refusal says 3.4 GB); k between 1 and d."""
+    from theory.params import check_instance_shape, jacobian_bytes
+
+    assert jacobian_bytes(20) == 3_355_443_200 and jacobian_bytes(3) == 576
+    check_instance_shape(d=20, k=20, m=64)
+    for bad, message in (({"d": 21, "k": 2, "m": 2}, r"d must be between 1 and 20 \(.*3\.4 GB at d = 20\)"),
+                         ({"d": 3, "k": 4, "m": 2}, "k must be between 1 and 3"),
+                         ({"d": 3, "k": 2, "m": 65}, "m must be between 1 and 64")):
+        with pytest.raises(ValueError, match=message):
+            check_instance_shape(**bad)
+
+
+@pytest.mark.parametrize("case", ["noisy", "activation", "partial"])
+def test_the_deterministic_setting_of_each_case_has_no_noise(case):
+    """DETERMINISTIC names the setting that makes each case's feedback deterministic (T5): every feedback
+    sample is then the clean feedback, so V_BP and V_SG are exactly 0 at any n."""
+    from theory.exact import exact_mse
+    from theory.feedback import FeedbackModel
+    from theory.params import DETERMINISTIC
+
+    ex = exact_mse(make_expert_instance(3, 2, 2, seed=0), FeedbackModel(case=case, **DETERMINISTIC[case]), 1)
+    assert ex.var_bp == 0.0 and ex.var_sg == 0.0
+    noisy = exact_mse(make_expert_instance(3, 2, 2, seed=0), FeedbackModel(case=case), 1)
+    assert noisy.var_bp > 0.0

@@ -90,3 +90,15 @@ def test_source_hash_is_the_first_16_hex_digits_of_the_sha256_of_names_and_conte
     (tmp_path / "b.py").write_bytes(b"")
     want = hashlib.sha256(b"v2\0a.py\0x = 1\n\0b.py\0\0").hexdigest()[:16]
     assert source_hash([tmp_path / "a.py", tmp_path / "b.py"], extra="v2") == want and len(want) == 16
+
+
+def test_a_folder_that_cannot_be_made_is_passed_over(tmp_path):
+    """cache_dir takes the first writable base: a preferred folder under a regular file cannot be made
+    (root included), so the package's __pycache__ is taken instead."""
+    from theory.files import cache_dir
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    package = tmp_path / "pkg"
+    assert cache_dir("forms", package, preferred=str(blocker / "sub")) == package / "__pycache__" / "forms"
+    assert cache_dir("forms", package, preferred=str(tmp_path / "ok")) == tmp_path / "ok" / "forms"

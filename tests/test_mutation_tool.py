@@ -165,3 +165,5 @@ def test_a_module_s_environment_reaches_every_run_of_its_tests(tmp_path, monkeyp
     verdicts = {m["id"]: m["verdict"] for m in record["mutants"]}
     assert verdicts["tiny.py:2: x < 0 -> x <= 0"] == "survived" and verdicts["tiny.py:2: 0 -> 1"] == "survived"
     assert record["env"] == {"TINY_FLAG": "on"}
+    mutation.report(tmp_path / "out", tmp_path / "mutation.md")
+    assert "Run with an environment: `tiny.py` with `TINY_FLAG=on` (" in (tmp_path / "mutation.md").read_text()

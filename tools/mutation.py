@@ -83,6 +83,8 @@ MODULES = {
 # environment a module's test runs need: the kernels run interpreted (the same Python, numba's JIT off), so a
 # mutant costs a test run rather than a compile of every kernel, and coverage sees the kernels' lines
 MODULE_ENV = {"learning/nets/kernels.py": {"NUMBA_DISABLE_JIT": "1"}}
+ENV_NOTE = ("numba's JIT off: the kernels run interpreted, the same code without a compile per mutant; a mutant "
+            "that only a compile would reject counts as a survivor")
 # modules of the listed packages left out, and why
 NOT_MUTATED = {
     "theory/map_bench.py": "a benchmark: it times the regime maps; speed is measured, not tested",
@@ -467,6 +469,11 @@ def report(out: Path, path: Path) -> None:
     if stale:
         lines += ["", "Run on an older source than today's (their rows count what that run found): "
                   + ", ".join(f"`{m}`" for m in stale) + "."]
+    with_env = [r for r in records if r.get("env")]
+    if with_env:
+        lines += ["", "Run with an environment: " + "; ".join(
+            f"`{r['module']}` with " + ", ".join(f"`{k}={v}`" for k, v in r["env"].items()) for r in with_env)
+            + f" ({ENV_NOTE})."]
     not_run = [m for m in MODULES if m not in by]
     if not_run:
         lines += ["", "Not run yet: " + ", ".join(f"`{m}`" for m in not_run) + "."]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -233,3 +234,20 @@ def test_the_deterministic_setting_of_each_case_has_no_noise(case):
     assert ex.var_bp == 0.0 and ex.var_sg == 0.0
     noisy = exact_mse(make_expert_instance(3, 2, 2, seed=0), FeedbackModel(case=case), 1)
     assert noisy.var_bp > 0.0
+
+
+@pytest.mark.parametrize("bounds,value,span", [
+    ({"lo": 0.0, "hi": 1.0}, 2.0, "[0.0, 1.0]"),
+    ({"lo": 0.0, "hi": 1.0, "lo_open": True}, 0.0, "(0.0, 1.0]"),
+    ({"lo": 0.0, "hi": 1.0, "hi_open": True}, 1.0, "[0.0, 1.0)"),
+    ({"lo": 0.0}, -1.0, "[0.0, inf)"),
+    ({"hi": 1.0}, 3.0, "(-inf, 1.0]"),
+    ({}, math.nan, "(-inf, inf)"),
+])
+def test_check_real_names_its_interval_with_open_and_closed_ends(bounds, value, span):
+    """The refusal writes the allowed interval as a reader expects: a bracket at a closed end, a parenthesis
+    at an open one and at a missing (infinite) one."""
+    from theory.params import check_real
+
+    with pytest.raises(ValueError, match=f"^x must be in {re.escape(span)}, got "):
+        check_real("x", value, **bounds)

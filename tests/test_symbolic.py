@@ -227,3 +227,24 @@ def test_latex_forms():
     assert r"2^{d-k}" in latex("T4")
     with pytest.raises(ValueError, match="result id"):
         latex("T13")  # T10-T12 are the extension (EXTENSION), T13 does not exist
+
+
+def test_a_failed_identity_is_named_in_the_report_row():
+    """A derivation whose identities do not all hold reports the tally and names each failed one."""
+    from theory.symbolic.core import Derivation
+    from theory.symbolic.results import _numbers
+
+    d = Derivation(id="T0", statement="s", checks={"a": True, "b": False, "c": False}, numbers="x = 1")
+    assert _numbers(d) == "x = 1. 1/3 exact identities hold (failed: b; c)"
+    assert _numbers(Derivation(id="T0", statement="s", checks={"a": True}, numbers="y")) == "y. 1/1 exact identities hold"
+
+
+@pytest.mark.parametrize("case", ["noisy", "activation", "partial"])
+def test_printed_numpy_code_is_the_shared_covariance_or_the_variance(case):
+    """numpy_code(case, True) prints Cov(f_1, f_2) with one latent for both experts, numpy_code(case, False)
+    Var(f): each read back with sympy equals the derivation it names (the shared covariance is not 0)."""
+    names = {str(s): s for s in noise.ARGS}
+    shared = sp.sympify(noise.numpy_code(case, True), locals=names)
+    own = sp.sympify(noise.numpy_code(case, False), locals=names)
+    assert sp.simplify(shared - noise.feedback_covariance(case, True)) == 0 and shared != 0
+    assert sp.simplify(own - noise.feedback_variance(case)) == 0

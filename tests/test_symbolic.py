@@ -248,3 +248,36 @@ def test_printed_numpy_code_is_the_shared_covariance_or_the_variance(case):
     own = sp.sympify(noise.numpy_code(case, False), locals=names)
     assert sp.simplify(shared - noise.feedback_covariance(case, True)) == 0 and shared != 0
     assert sp.simplify(own - noise.feedback_variance(case)) == 0
+
+
+def test_partition_model_defaults_and_the_per_cell_covariance():
+    """make_model by hand at d = 1, one expert reading coordinate 0 (two cells of one state each): the
+    contributions default to 2 real coordinates; cov 'cell' is diag(v_jz / n) with z the state's cell;
+    a cell's sum is its one contribution."""
+    from theory.symbolic.core import vector
+    from theory.symbolic.partition import make_model
+
+    model = make_model(1, [(0,)], cov="cell")
+    n = sp.Symbol("n", positive=True)
+    assert (model.R, model.m) == (2, 1)
+    assert model.x[0, 0] == vector("x_00", 2) and model.x[1, 0] == vector("x_10", 2)
+    for r in range(2):
+        assert model.cov[r] == sp.diag(sp.Symbol(f"v_0{r}", positive=True) / n)
+        assert model.cell_sum(0, model.cell(r, 0)) == model.x[r, 0]
+
+
+def test_the_leak_bias_of_t6_by_hand():
+    """T6's leak example: d = 2, expert 0 reads coordinate 0 and leaks coordinate 1 (expert 1 the reverse),
+    fbar_j(r) = g_jz + rho c_j u(r), u = +-1 from the leaked bit. The leak averages to 0 over each cell, so
+    b = -rho sum_r (c_0 u_1(r) x_r0 + c_1 u_0(r) x_r1) and ||b||^2 = rho^2 Q with Q that squared sum."""
+    from theory.symbolic.bias import leak_bias
+    from theory.symbolic.core import vector
+
+    rho = sp.Symbol("rho", real=True)
+    c = sp.symbols("c_0:2", real=True)
+    bit = lambda r, i: 2 * ((r >> i) & 1) - 1  # noqa: E731
+    b = sum((c[0] * bit(r, 1) * vector(f"x_{r}0", 2) + c[1] * bit(r, 0) * vector(f"x_{r}1", 2) for r in range(4)),
+            sp.zeros(2, 1))
+    q = sp.expand((b.T * b)[0, 0])
+    got = leak_bias()
+    assert sp.expand(got["q"] - q) == 0 and sp.expand(got["bias_sq"] - rho**2 * q) == 0

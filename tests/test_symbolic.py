@@ -281,3 +281,35 @@ def test_the_leak_bias_of_t6_by_hand():
     q = sp.expand((b.T * b)[0, 0])
     got = leak_bias()
     assert sp.expand(got["q"] - q) == 0 and sp.expand(got["bias_sq"] - rho**2 * q) == 0
+
+
+def _fresh_t6(bias_module):
+    for f in (bias_module.scaling_in_n, bias_module.leak_bias, bias_module.crossover, bias_module.t6_crossover):
+        f.cache_clear()
+
+
+def test_t6_fails_each_check_when_its_identities_fail(monkeypatch):
+    """T6 must not pass on a wrong derivation: with every exact identity made false, each of its five checks
+    fails (none may pass on its other, identity-free conditions alone); and with the leak's contributions
+    zero (Q = 0 everywhere) the leak check fails while the others hold."""
+    from theory.symbolic import bias as t6
+
+    _fresh_t6(t6)
+    try:
+        monkeypatch.setattr(t6, "identical", lambda a, b: False)
+        assert not any(t6.t6_crossover().checks.values())
+        monkeypatch.undo()
+        _fresh_t6(t6)
+        real = t6.make_model
+
+        def without_contributions(**kwargs):
+            model = real(**kwargs)
+            model.x = {key: sp.zeros(*v.shape) for key, v in model.x.items()}
+            return model
+
+        monkeypatch.setattr(t6, "make_model", without_contributions)
+        checks = t6.t6_crossover().checks
+        assert [name for name, ok in checks.items() if not ok] == [
+            "leak: ||b||^2 = rho^2 Q, zero at rho = 0, Q > 0 somewhere"]
+    finally:
+        _fresh_t6(t6)

@@ -313,3 +313,23 @@ def test_t6_fails_each_check_when_its_identities_fail(monkeypatch):
             "leak: ||b||^2 = rho^2 Q, zero at rho = 0, Q > 0 somewhere"]
     finally:
         _fresh_t6(t6)
+
+
+def test_identical_on_each_path():
+    """identical() by the path it takes: a constant difference of 1 is not 0; a true identity that only
+    simplify proves (sin^2 + cos^2 = 1); a false one that vanishes at all three evaluation points
+    (sin(pi x - 3 pi / 5) at x = 3/5, 8/5, 13/5) is still refused; an indexed symbol skips the points."""
+    x = sp.Symbol("x", positive=True)
+    a = sp.IndexedBase("a")[0]
+    assert not identical(x + 1, x)
+    assert identical(sp.sin(x) ** 2 + sp.cos(x) ** 2, 1)
+    assert not identical(sp.sin(sp.pi * x - 3 * sp.pi / 5), 0)
+    assert identical(sp.sin(a) ** 2 + sp.cos(a) ** 2, 1)
+
+
+def test_a_derivation_passes_only_with_every_check_true():
+    from theory.symbolic.core import Derivation
+
+    assert Derivation(id="T0", statement="s", checks={"a": True, "b": True}).passed
+    assert not Derivation(id="T0", statement="s", checks={"a": True, "b": False}).passed
+    assert not Derivation(id="T0", statement="s", checks={}).passed

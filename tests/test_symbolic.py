@@ -333,3 +333,30 @@ def test_a_derivation_passes_only_with_every_check_true():
     assert Derivation(id="T0", statement="s", checks={"a": True, "b": True}).passed
     assert not Derivation(id="T0", statement="s", checks={"a": True, "b": False}).passed
     assert not Derivation(id="T0", statement="s", checks={}).passed
+
+
+def test_a_false_identity_is_refused_at_a_point_without_simplify(monkeypatch):
+    """sqrt(x) = x is not a rational identity and is false at the first evaluation point: identical() must
+    refuse it there, never reaching simplify (which may run for minutes on a false identity)."""
+    x = sp.Symbol("x", positive=True)
+
+    def no_simplify(*args, **kwargs):
+        raise AssertionError("simplify was reached")
+
+    monkeypatch.setattr(sp, "simplify", no_simplify)
+    assert not identical(sp.sqrt(x), x)
+
+
+def test_core_helpers_by_hand():
+    """linear_parts splits a + 2 nu into its constant a and coefficient 2; all_identical needs every entry
+    equal; constant_ratio finds the constant 2 also where the denominator is 1 at its probe point (x = 3/5
+    for 5x - 2)."""
+    from theory.symbolic.core import all_identical, constant_ratio
+
+    a, nu, x = sp.symbols("a nu x", real=True)
+    const, coeffs = linear_parts(sp.Matrix([a + 2 * nu, 3 * nu - a]), [nu])
+    assert const == sp.Matrix([a, -a]) and coeffs == [sp.Matrix([2, 3])]
+    assert not all_identical(sp.Matrix([x, x]), sp.Matrix([x, x + 1]))
+    assert all_identical(sp.Matrix([x, (x + 1) ** 2]), sp.Matrix([x, x**2 + 2 * x + 1]))
+    assert constant_ratio(2 * (5 * x - 2), 5 * x - 2) == 2
+    assert constant_ratio(x**2 + x, x) is None

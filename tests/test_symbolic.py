@@ -360,3 +360,49 @@ def test_core_helpers_by_hand():
     assert all_identical(sp.Matrix([x, (x + 1) ** 2]), sp.Matrix([x, x**2 + 2 * x + 1]))
     assert constant_ratio(2 * (5 * x - 2), 5 * x - 2) == 2
     assert constant_ratio(x**2 + x, x) is None
+    # E<a + nu, 2 nu> with E[nu^2] = 1 exactly (a unit moment is a moment like any other)
+    assert expect_dot(sp.Matrix([a + nu]), sp.Matrix([2 * nu]), [nu], lambda u, v: sp.Integer(1)) == 2
+
+
+@pytest.mark.parametrize("wrong", ["symbolic n", "explicit n"])
+def test_t1_average_covariance_fails_when_either_part_fails(monkeypatch, wrong):
+    """Cov of an n-sample average = Sigma / n is shown twice, for symbolic n and for n = 1, 2, 3 explicitly;
+    the check must fail when either part does (each made false here in turn)."""
+    real = estimators.identical
+    n = sp.Symbol("n", integer=True, positive=True)
+
+    def planted(a, b):
+        symbolic = n in sp.sympify(b).free_symbols
+        return False if symbolic == (wrong == "symbolic n") else real(a, b)
+
+    estimators.average_covariance.cache_clear()
+    monkeypatch.setattr(estimators, "identical", planted)
+    try:
+        assert not estimators.average_covariance()["passed"]
+    finally:
+        monkeypatch.undo()
+        estimators.average_covariance.cache_clear()
+    assert estimators.average_covariance()["passed"]
+
+
+def test_t1_average_covariance_by_hand():
+    """The derived covariance of an n-sample average is Sigma_jj' / n (n a positive integer, Sigma real),
+    and explicitly Sigma_12 / k at each of k = 1, 2, 3 samples, as the check's name states."""
+    avg = estimators.average_covariance()
+    n = sp.Symbol("n", integer=True, positive=True)
+    s12 = sp.Symbol("Sigma_12", real=True)
+    assert sp.simplify(avg["cov"] - sp.Symbol("Sigma_jj'", real=True) / n) == 0
+    assert sorted(avg["explicit"]) == [1, 2, 3]
+    assert all(sp.expand(avg["explicit"][k] - s12 / k) == 0 for k in (1, 2, 3))
+
+
+def test_t1_is_derived_on_the_model_its_row_states():
+    """T1's row says: 2 states x 2 experts, general 2-dim contributions (both experts read the one code
+    coordinate, so each cell holds one state) and a general within-state covariance."""
+    from theory.symbolic.partition import symmetric
+
+    model = estimators._t1_model()
+    assert (model.R, model.m) == (2, 2) and all(v.shape == (2, 1) for v in model.x.values())
+    assert model.cells == [[(0,), (1,)], [(0,), (1,)]]
+    assert model.cov[0] == symmetric("Sigma0", 2)
+    assert "2 states x 2 experts, general 2-dim contributions" in estimators.t1_bp().numbers

@@ -406,3 +406,18 @@ def test_t1_is_derived_on_the_model_its_row_states():
     assert model.cells == [[(0,), (1,)], [(0,), (1,)]]
     assert model.cov[0] == symmetric("Sigma0", 2)
     assert "2 states x 2 experts, general 2-dim contributions" in estimators.t1_bp().numbers
+
+
+def test_diagnostics_helpers_refuse_what_they_cannot_decide():
+    """same(): a constant difference of 1 is not 0; Batch.E: a term of degree 3 in the noise is refused
+    (its second-moment rule would silently drop the third factor)."""
+    from theory.symbolic.diagnostics import Batch, same
+    from theory.symbolic.partition import make_model
+
+    x = sp.Symbol("x", real=True)
+    assert same(1 / (1 + x) + x / (1 + x), 1) and not same(x + 1, x)
+    batch = Batch(make_model(1, [(0,)]), 2)
+    e = batch.noise
+    assert batch.E(e[0] * e[0]) == batch.sigma[0][0, 0]
+    with pytest.raises(ValueError, match="degree > 2"):
+        batch.E(e[0] * e[0] * e[1])

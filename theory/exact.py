@@ -217,11 +217,10 @@ class ExactEvaluator:
         derived covariance), so the variances are quadratic in rho and three evaluations fix them.
         """
         _check_quadratic(fb.case, fb.shared)
-        out = np.empty((4, 3))
+        out = np.zeros((4, 3))  # without a leak the variances' rho terms stay 0
         out[0] = self.bias_coef
         if self.inst.leak_coord is None:
             out[1:, 0] = self.variances(replace(fb, rho=0.0))
-            out[1:, 1:] = 0.0
             return out
         v0, vp, vm = (np.array(self.variances(replace(fb, rho=r))) for r in (0.0, 1.0, -1.0))
         out[1:, 0] = v0

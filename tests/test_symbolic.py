@@ -421,3 +421,24 @@ def test_diagnostics_helpers_refuse_what_they_cannot_decide():
     assert batch.E(e[0] * e[0]) == batch.sigma[0][0, 0]
     with pytest.raises(ValueError, match="degree > 2"):
         batch.E(e[0] * e[0] * e[1])
+
+
+def test_t3_gaps_by_hand():
+    """T3's Lagrange forms on its stated models: one cell of 2 states with 3-dim contributions,
+    v / (2 n) ||x_0 - x_1||^2 (also the example in its row); 2 experts on 4 states reading coordinates 0 and
+    1 (cells {0, 2}, {1, 3} and {0, 1}, {2, 3}) with 2-dim contributions and variance v_jz / n per cell."""
+    from theory.symbolic.core import sqnorm, vector
+
+    n, v = sp.Symbol("n", positive=True), sp.Symbol("v", positive=True)
+    two = estimators.t3_gap(2)
+    want = v / (2 * n) * sqnorm(vector("x_0", 3) - vector("x_1", 3))
+    assert sp.expand(two["lagrange"] - want) == 0 and two["identity"]
+    t3 = estimators.t3_dominance()
+    assert str(two["lagrange"]) in t3.numbers
+    assert [t3.exprs[f"gap_c{c}"] for c in (2, 3, 4)] == [estimators.t3_gap(c)["gap"] for c in (2, 3, 4)]
+    cells = {0: [(0, 2), (1, 3)], 1: [(0, 1), (2, 3)]}
+    want = sum(sp.Symbol(f"v_{j}{z}", positive=True) / (2 * n)
+               * sqnorm(vector(f"x_{r}{j}", 2) - vector(f"x_{s}{j}", 2))
+               for j in (0, 1) for z, (r, s) in enumerate(cells[j]))
+    multi = estimators.t3_gap_experts()
+    assert sp.expand(multi["lagrange"] - want) == 0 and multi["identity"]

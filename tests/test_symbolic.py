@@ -442,3 +442,26 @@ def test_t3_gaps_by_hand():
                for j in (0, 1) for z, (r, s) in enumerate(cells[j]))
     multi = estimators.t3_gap_experts()
     assert sp.expand(multi["lagrange"] - want) == 0 and multi["identity"]
+
+
+def test_t4_checks_and_row_name_their_examples():
+    """T4's explicit examples as its row and check names state them: cells of 2, 3, 4 separate blocks
+    (ratio = |C|) and 2 experts on the d-cube at (d, k) = (2, 1), (3, 1), (3, 2) (ratio 2^(d-k))."""
+    t4 = estimators.t4_separation()
+    for c in (2, 3, 4):
+        assert t4.checks[f"explicit cell of {c} separate blocks: ratio = {c}"]
+    for (d, k), ratio in (((2, 1), 2), ((3, 1), 4), ((3, 2), 2)):
+        assert t4.checks[f"d = {d}, k = {k}, 2 experts, per-cell variances: ratio = 2^(d-k) = {ratio}"]
+    assert len(t4.checks) == 10
+    assert t4.numbers.endswith("explicit d,k = (2,1), (3,1), (3,2): ratios 2, 4, 2")
+
+
+def test_t10_model_is_the_one_its_comment_states():
+    """T10-T12's model: 4 states, expert 0 reads coordinate 0 and expert 1 coordinate 1 (cells of 2),
+    one parameter block (of one coordinate) per state."""
+    from theory.symbolic.diagnostics import _t10_model
+
+    model = _t10_model()
+    assert (model.R, model.m) == (4, 2)
+    assert model.cells == [[(0, 2), (1, 3)], [(0, 1), (2, 3)]]
+    assert model.x[2, 1].shape == (4, 1) and list(model.x[2, 1]).count(0) == 3 and model.x[2, 1][2] != 0

@@ -465,3 +465,17 @@ def test_t10_model_is_the_one_its_comment_states():
     assert (model.R, model.m) == (4, 2)
     assert model.cells == [[(0, 2), (1, 3)], [(0, 1), (2, 3)]]
     assert model.x[2, 1].shape == (4, 1) and list(model.x[2, 1]).count(0) == 3 and model.x[2, 1][2] != 0
+
+
+def test_t5_fails_when_its_identities_fail(monkeypatch):
+    """T5's MSE checks need their identities, not just the vanishing variances: with identical() made false
+    they fail (the variance checks, decided without identical(), still hold)."""
+    estimators.t5_no_gain_without_A.cache_clear()
+    monkeypatch.setattr(estimators, "identical", lambda a, b: False)
+    try:
+        checks = estimators.t5_no_gain_without_A().checks
+    finally:
+        monkeypatch.undo()
+        estimators.t5_no_gain_without_A.cache_clear()
+    assert [name for name, ok in checks.items() if not ok] == [
+        "MSE_BP = 0", "MSE_SG = ||bias||^2", "||bias||^2 = 0 under B"]

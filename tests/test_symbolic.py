@@ -479,3 +479,42 @@ def test_t5_fails_when_its_identities_fail(monkeypatch):
         estimators.t5_no_gain_without_A.cache_clear()
     assert [name for name, ok in checks.items() if not ok] == [
         "MSE_BP = 0", "MSE_SG = ||bias||^2", "||bias||^2 = 0 under B"]
+
+
+def test_t9_checks_and_row_name_their_examples():
+    """T9's concrete cases as its check names and row state them: the leverage sum = p at (K, p) = (3, 3),
+    (4, 3), (5, 2) with powers of h and at (3, 2) with arbitrary features; the MSEs derived at K = 3, p = 2,
+    whose ratio is 3/2."""
+    t9 = pooling.t9_pooling()
+    for K, p in ((3, 3), (4, 3), (5, 2)):
+        assert t9.checks[f"K = {K}, p = {p}, psi = powers of symbolic h_k: sum = {p}"]
+    assert t9.checks["K = 3, p = 2, arbitrary symbolic features: sum = 2"]
+    assert len(t9.checks) == 10 and t9.passed
+    assert "for (K, p) = (3, 3), (4, 3), (5, 2), (3, 2); derived ratio at K = 3, p = 2: 3/2" in t9.numbers
+    assert t9.exprs["ratio_K3_p2"] == sp.Rational(3, 2)
+
+
+def test_t10_checks_each_n_and_fail_with_a_wrong_signal(monkeypatch):
+    """T10 is derived at n = 1, 2, 3 (four checks each), and its first check at each n needs both signals:
+    with wbar != BP planted at n = 2 that check fails while ubar = SG - BP still holds."""
+    from theory.symbolic import diagnostics as sd
+
+    names = list(sd.t10_plugin_limit().checks)
+    for n in (1, 2, 3):
+        assert sum(name.startswith(f"n={n}: ") for name in names) == 4
+    real = sd.t10_moments
+
+    def planted(n):
+        out = dict(real(n))
+        if n == 2:
+            out["wbar_is_bp"] = False
+        return out
+
+    sd.t10_plugin_limit.cache_clear()
+    monkeypatch.setattr(sd, "t10_moments", planted)
+    try:
+        checks = sd.t10_plugin_limit().checks
+    finally:
+        monkeypatch.undo()
+        sd.t10_plugin_limit.cache_clear()
+    assert [name for name, ok in checks.items() if not ok] == ["n=2: ubar = SG - BP, wbar = BP"]

@@ -518,3 +518,46 @@ def test_t10_checks_each_n_and_fail_with_a_wrong_signal(monkeypatch):
         monkeypatch.undo()
         sd.t10_plugin_limit.cache_clear()
     assert [name for name, ok in checks.items() if not ok] == ["n=2: ubar = SG - BP, wbar = BP"]
+
+
+DECISIONS = [("estimators", "identical", "t1_bp"), ("estimators", "identical", "t2_sg"),
+             ("estimators", "identical", "t4_separation"), ("estimators", "identical", "t5_no_gain_without_A"),
+             ("mixture", "identical", "t7_mixture"), ("mixture", "identical", "t8_plugin"),
+             ("diagnostics", "same", "t10_plugin_limit"), ("diagnostics", "same", "t11_replicate_lambda"),
+             ("diagnostics", "same", "t12_tests")]
+
+
+@pytest.mark.parametrize("module,decide,name", DECISIONS)
+def test_every_identity_a_derivation_decides_can_fail_it(module, decide, name, monkeypatch):
+    """A check must not pass on the rest of its conditions when one of its identities fails: each exact
+    identity the derivation decides itself (identical() or same(), its helpers' results cached) is made
+    false in turn, and the derivation must then fail (an `or` where `and` belongs would let it pass)."""
+    import importlib
+
+    mod = importlib.import_module(f"theory.symbolic.{module}")
+    derivation, real = getattr(mod, name), getattr(mod, decide)
+    calls = []
+
+    def counting(*args):
+        calls.append(1)
+        return real(*args)
+
+    derivation.cache_clear()
+    derivation()  # the helpers' caches warm: only the derivation's own decisions run below
+    try:
+        monkeypatch.setattr(mod, decide, counting)
+        derivation.cache_clear()
+        assert derivation().passed and calls
+        for k in range(len(calls)):
+            seen = []
+
+            def one_false(*args, k=k, seen=seen):
+                seen.append(1)
+                return False if len(seen) - 1 == k else real(*args)
+
+            monkeypatch.setattr(mod, decide, one_false)
+            derivation.cache_clear()
+            assert not derivation().passed, f"{name} passes with its identity {k} false"
+    finally:
+        monkeypatch.undo()
+        derivation.cache_clear()

@@ -561,3 +561,8 @@ def test_every_identity_a_derivation_decides_can_fail_it(module, decide, name, m
     finally:
         monkeypatch.undo()
         derivation.cache_clear()
+
+
+def test_c_equals_v_sg_with_per_cell_variances_only():
+    """Separate blocks: C = V_SG when the noise variance is constant in each cell, not when it varies by state."""
+    assert mixture.separate_blocks_cov() == {"cell": True, "state": False}

@@ -136,6 +136,7 @@ def test_margin_by_hand():
     """Guards against the ordering margin with the wrong sign (an ordering passing when it is 3 SE short
     of zero instead of 3 SE clear of it): (mean - 3 SE) / SE."""
     assert checks._margin(5.0, 1.0) == pytest.approx(2.0)
+    assert checks._margin(10.0, 2.0) == pytest.approx(2.0)  # in SEs: (10 - 3 * 2) / 2
     assert checks._margin(2.0, 1.0) == pytest.approx(-1.0)  # clear of zero, but not by 3 SE: fails
     assert checks._margin(-2.0, 1.0) < 0  # the wrong way round: fails
     assert checks._margin(1e-9, 0.0) == math.inf and checks._margin(0.0, 0.0) == -math.inf

@@ -566,3 +566,14 @@ def test_every_identity_a_derivation_decides_can_fail_it(module, decide, name, m
 def test_c_equals_v_sg_with_per_cell_variances_only():
     """Separate blocks: C = V_SG when the noise variance is constant in each cell, not when it varies by state."""
     assert mixture.separate_blocks_cov() == {"cell": True, "state": False}
+
+
+def test_t7_gains_over_sg_and_bp_by_hand():
+    """T7's reported gains of lambda* over SG (lambda = 0) and over BP (lambda = 1):
+    (B + V_SG - C)^2 / den and (V_BP - C)^2 / den, den = B + V_BP + V_SG - 2C; the row shows the first."""
+    B, VB, VS, C = mixture.B, mixture.VB, mixture.VS, mixture.C
+    den = B + VB + VS - 2 * C
+    t7 = mixture.t7_mixture()
+    assert identical(t7.exprs["gain_vs_sg"], (B + VS - C) ** 2 / den)
+    assert identical(t7.exprs["gain_vs_bp"], (VB - C) ** 2 / den)
+    assert f"MSE(0) - MSE(lambda*) = {t7.exprs['gain_vs_sg']};" in t7.numbers

@@ -577,3 +577,21 @@ def test_t7_gains_over_sg_and_bp_by_hand():
     assert identical(t7.exprs["gain_vs_sg"], (B + VS - C) ** 2 / den)
     assert identical(t7.exprs["gain_vs_bp"], (VB - C) ** 2 / den)
     assert f"MSE(0) - MSE(lambda*) = {t7.exprs['gain_vs_sg']};" in t7.numbers
+
+
+def test_t9_fails_when_its_symbolic_k_sum_is_not_p(monkeypatch):
+    """T9's first check needs all three facts of the symbolic-K sum (= p, as stated, free of h): with only
+    `is_p` made false, it fails. T9's general ratio is K / p."""
+    real = pooling.leverage_p2_symbolic_K
+
+    pooling.t9_pooling.cache_clear()
+    monkeypatch.setattr(pooling, "leverage_p2_symbolic_K", lambda: {**real(), "is_p": False})
+    try:
+        checks = pooling.t9_pooling().checks
+    finally:
+        monkeypatch.undo()
+        pooling.t9_pooling.cache_clear()
+    assert [name for name, ok in checks.items() if not ok] == [
+        "p = 2, symbolic K: K Minv00 + 2 S1 Minv01 + S2 Minv11 = 2"]
+    K, p = sp.symbols("K p", integer=True, positive=True)
+    assert pooling.t9_pooling().exprs["ratio"] == K / p

@@ -474,6 +474,25 @@ def report(out: Path, path: Path) -> None:
         lines += ["", "Run with an environment: " + "; ".join(
             f"`{r['module']}` with " + ", ".join(f"`{k}={v}`" for k, v in r["env"].items()) for r in with_env)
             + f" ({ENV_NOTE})."]
+    in_part = []
+    for part in sorted(out.glob("*.partial.jsonl")):
+        module = part.name[:-len(".partial.jsonl")].replace("__", "/")
+        if module not in MODULES:
+            continue
+        text = (ROOT / module).read_text()
+        stored = [line for line in part.read_text().splitlines() if line.strip()]
+        done = 0
+        for line in stored[1:]:
+            try:
+                json.loads(line)
+                done += 1
+            except json.JSONDecodeError:  # a line cut short by an interruption
+                pass
+        current = bool(stored) and json.loads(stored[0]).get("source_sha256") == source_hash(text)
+        in_part.append(f"`{module}` ({done} of {len(mutants(module, text))} mutants"
+                       + ("" if current else ", on an older source") + ")")
+    if in_part:
+        lines += ["", "Run in part (the run resumes from its stored mutants): " + ", ".join(in_part) + "."]
     not_run = [m for m in MODULES if m not in by]
     if not_run:
         lines += ["", "Not run yet: " + ", ".join(f"`{m}`" for m in not_run) + "."]

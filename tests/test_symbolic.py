@@ -467,18 +467,23 @@ def test_t10_model_is_the_one_its_comment_states():
     assert model.x[2, 1].shape == (4, 1) and list(model.x[2, 1]).count(0) == 3 and model.x[2, 1][2] != 0
 
 
+def failed_with(monkeypatch, module, name, replacement, derivation):
+    """The checks that `derivation` fails with module.name replaced (its cache cleared before and after)."""
+    derivation.cache_clear()
+    monkeypatch.setattr(module, name, replacement)
+    try:
+        checks = derivation().checks
+    finally:
+        monkeypatch.undo()
+        derivation.cache_clear()
+    return [check for check, ok in checks.items() if not ok]
+
+
 def test_t5_fails_when_its_identities_fail(monkeypatch):
     """T5's MSE checks need their identities, not just the vanishing variances: with identical() made false
     they fail (the variance checks, decided without identical(), still hold)."""
-    estimators.t5_no_gain_without_A.cache_clear()
-    monkeypatch.setattr(estimators, "identical", lambda a, b: False)
-    try:
-        checks = estimators.t5_no_gain_without_A().checks
-    finally:
-        monkeypatch.undo()
-        estimators.t5_no_gain_without_A.cache_clear()
-    assert [name for name, ok in checks.items() if not ok] == [
-        "MSE_BP = 0", "MSE_SG = ||bias||^2", "||bias||^2 = 0 under B"]
+    failed = failed_with(monkeypatch, estimators, "identical", lambda a, b: False, estimators.t5_no_gain_without_A)
+    assert failed == ["MSE_BP = 0", "MSE_SG = ||bias||^2", "||bias||^2 = 0 under B"]
 
 
 def test_t9_checks_and_row_name_their_examples():
@@ -510,14 +515,8 @@ def test_t10_checks_each_n_and_fail_with_a_wrong_signal(monkeypatch):
             out["wbar_is_bp"] = False
         return out
 
-    sd.t10_plugin_limit.cache_clear()
-    monkeypatch.setattr(sd, "t10_moments", planted)
-    try:
-        checks = sd.t10_plugin_limit().checks
-    finally:
-        monkeypatch.undo()
-        sd.t10_plugin_limit.cache_clear()
-    assert [name for name, ok in checks.items() if not ok] == ["n=2: ubar = SG - BP, wbar = BP"]
+    assert failed_with(monkeypatch, sd, "t10_moments", planted, sd.t10_plugin_limit) == [
+        "n=2: ubar = SG - BP, wbar = BP"]
 
 
 DECISIONS = [("estimators", "identical", "t1_bp"), ("estimators", "identical", "t2_sg"),
@@ -583,15 +582,8 @@ def test_t9_fails_when_its_symbolic_k_sum_is_not_p(monkeypatch):
     """T9's first check needs all three facts of the symbolic-K sum (= p, as stated, free of h): with only
     `is_p` made false, it fails. T9's general ratio is K / p."""
     real = pooling.leverage_p2_symbolic_K
-
-    pooling.t9_pooling.cache_clear()
-    monkeypatch.setattr(pooling, "leverage_p2_symbolic_K", lambda: {**real(), "is_p": False})
-    try:
-        checks = pooling.t9_pooling().checks
-    finally:
-        monkeypatch.undo()
-        pooling.t9_pooling.cache_clear()
-    assert [name for name, ok in checks.items() if not ok] == [
-        "p = 2, symbolic K: K Minv00 + 2 S1 Minv01 + S2 Minv11 = 2"]
+    failed = failed_with(monkeypatch, pooling, "leverage_p2_symbolic_K", lambda: {**real(), "is_p": False},
+                         pooling.t9_pooling)
+    assert failed == ["p = 2, symbolic K: K Minv00 + 2 S1 Minv01 + S2 Minv11 = 2"]
     K, p = sp.symbols("K p", integer=True, positive=True)
     assert pooling.t9_pooling().exprs["ratio"] == K / p

@@ -403,21 +403,26 @@ def run_module(module: str, workers: int, limit: int | None, out: Path, survivor
     return record
 
 
+def _partial_lines(path: Path) -> tuple[dict | None, list[dict]]:
+    """A partial file's header and the mutants it holds (a line cut short by an interruption left out)."""
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    if not lines:
+        return None, []
+    finished = []
+    for line in lines[1:]:
+        try:
+            finished.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return json.loads(lines[0]), finished
+
+
 def _read_partial(path: Path, header: dict) -> dict:
     """The mutants an interrupted run finished (by id), when it ran on this source with these tests."""
     if not path.exists():
         return {}
-    lines = path.read_text().splitlines()
-    if not lines or json.loads(lines[0]) != header:
-        return {}
-    done = {}
-    for line in lines[1:]:
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short by the interruption
-            continue
-        done[r["id"]] = r
-    return done
+    stored_header, finished = _partial_lines(path)
+    return {r["id"]: r for r in finished} if stored_header == header else {}
 
 
 def score(records: list[dict]) -> list[dict]:
@@ -480,16 +485,9 @@ def report(out: Path, path: Path) -> None:
         if module not in MODULES:
             continue
         text = (ROOT / module).read_text()
-        stored = [line for line in part.read_text().splitlines() if line.strip()]
-        done = 0
-        for line in stored[1:]:
-            try:
-                json.loads(line)
-                done += 1
-            except json.JSONDecodeError:  # a line cut short by an interruption
-                pass
-        current = bool(stored) and json.loads(stored[0]).get("source_sha256") == source_hash(text)
-        in_part.append(f"`{module}` ({done} of {len(mutants(module, text))} mutants"
+        header, finished = _partial_lines(part)
+        current = header is not None and header.get("source_sha256") == source_hash(text)
+        in_part.append(f"`{module}` ({len(finished)} of {len(mutants(module, text))} mutants"
                        + ("" if current else ", on an older source") + ")")
     if in_part:
         lines += ["", "Run in part (the run resumes from its stored mutants): " + ", ".join(in_part) + "."]

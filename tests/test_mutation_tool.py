@@ -137,8 +137,9 @@ def test_an_interrupted_run_resumes_from_its_partial_file(tmp_path, monkeypatch)
     partial = out / "tiny.py.partial.jsonl"
     partial.write_text(json.dumps(header) + "\n" + json.dumps(finished) + "\n" + '{"id": "cut sho')
     mutation.report(out, tmp_path / "mutation.md")  # the page names the run in part and how far it got
-    assert "Run in part (the run resumes from its stored mutants): `tiny.py` (1 of 5 mutants)." in \
-        (tmp_path / "mutation.md").read_text()
+    page = (tmp_path / "mutation.md").read_text()
+    assert "Run in part (the run resumes from its stored mutants): `tiny.py` (1 of 5 mutants)." in page
+    assert "`tiny.py`" not in page.split("Not run yet: ")[1].split("\n")[0]  # begun, so not "not run"
     record = mutation.run_module("tiny.py", 1, None, out)
     verdicts = [m["verdict"] for m in record["mutants"]]
     # the finished mutant is taken as stored (not run again), the others are run; the partial file goes

@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES = {
     "learning/verdicts.py": ["tests/test_bandit_claims.py", "tests/test_rl_claims.py"],
     "montecarlo/stats.py": ["tests/test_mc_stats.py"],
-    "montecarlo/checks.py": ["tests/test_mc_checks.py"],
+    "montecarlo/checks.py": ["tests/test_mc_check_criteria.py", "tests/test_mc_checks.py"],
     "theory/exact.py": ["tests/test_exact.py", "tests/test_symbolic.py", "tests/test_regime_map.py"],
     "theory/mixture.py": ["tests/test_exact.py"],
     "theory/instance.py": ["tests/test_instance.py", "tests/test_exact.py", "tests/test_symbolic.py"],
@@ -479,7 +479,7 @@ def report(out: Path, path: Path) -> None:
         lines += ["", "Run with an environment: " + "; ".join(
             f"`{r['module']}` with " + ", ".join(f"`{k}={v}`" for k, v in r["env"].items()) for r in with_env)
             + f" ({ENV_NOTE})."]
-    in_part = []
+    in_part, started = [], set()
     for part in sorted(out.glob("*.partial.jsonl")):
         module = part.name[:-len(".partial.jsonl")].replace("__", "/")
         if module not in MODULES:
@@ -487,11 +487,12 @@ def report(out: Path, path: Path) -> None:
         text = (ROOT / module).read_text()
         header, finished = _partial_lines(part)
         current = header is not None and header.get("source_sha256") == source_hash(text)
+        started.add(module)
         in_part.append(f"`{module}` ({len(finished)} of {len(mutants(module, text))} mutants"
                        + ("" if current else ", on an older source") + ")")
     if in_part:
         lines += ["", "Run in part (the run resumes from its stored mutants): " + ", ".join(in_part) + "."]
-    not_run = [m for m in MODULES if m not in by]
+    not_run = [m for m in MODULES if m not in by and m not in started]
     if not_run:
         lines += ["", "Not run yet: " + ", ".join(f"`{m}`" for m in not_run) + "."]
     lines += ["", "Not mutated: " + "; ".join(f"`{m}`, {why}" for m, why in NOT_MUTATED.items()) + "."]

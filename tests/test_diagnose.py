@@ -339,6 +339,48 @@ def test_a_false_variance_fails_fast():
     assert time.perf_counter() - start < 5.0
 
 
+def test_t11_variance_is_derived_on_the_model_its_text_names():
+    """T11's numbers say Var(B_hat) is derived on 2 cells of 2 states (one expert): the default model."""
+    from theory.symbolic import diagnostics as D
+
+    model = D.t11_variance(2)["model"]
+    assert (model.R, model.m) == (4, 1) and model.cells == [[(0, 1), (2, 3)]]
+    assert "on 2 cells of 2 states" in D.t11_replicate_lambda().numbers
+
+
+def test_t11_decides_each_identity_at_the_sample_sizes_it_names():
+    """T11's rows, by name: unbiasedness and Var(B_hat) at n = 2 and 3, the U-statistic at n = 4 and 5 (the
+    sizes its text states); its printed Var(B_hat) is the one at n = 2."""
+    from theory.symbolic import diagnostics as D
+
+    names = list(D.t11_replicate_lambda().checks)
+    truth = {"V_BP": "V_BP", "V_SG": "V_SG", "C": "C", "B": "||b||^2"}
+    expected = [f"n={n}: E[{k}_hat] = {v} (general fbar, Sigma_r)" for n in (2, 3) for k, v in truth.items()]
+    var = ("Var(B_hat) = 4 sum_r <b,a_r>^2 s_r/n + 2 sum_(r!=q) <a_r,a_q>^2 s_r s_q/n^2 "
+           "+ 2 sum_r ||a_r||^4 s_r^2/(n(n-1))")
+    expected += [row for n in (2, 3) for row in (f"n={n}: {var}", f"n={n}: Var(B_hat) has no third or fourth moments")]
+    expected += ["two independent copies of a cell: E[B_hat] and Var(B_hat) double (relative SE ~ 1/sqrt(copies))",
+                 "relative SE sqrt(K V_1) / (K E_1) -> 0 as the copies K grow",
+                 "lambda_rep at the estimators' expectations = T7's lambda*"]
+    expected += [f"n={n}: the U-statistic of tr(M Sigma M Sigma) is unbiased (general 3rd, 4th moments)" for n in (4, 5)]
+    assert names == expected
+    printed = D.t11_replicate_lambda().exprs["var_B_n2"]
+    assert D.same(printed, D.t11_variance(2)["closed"]) and not D.same(printed, D.t11_variance(3)["closed"])
+
+
+def test_t12_plugin_excess_by_hand():
+    """E[s_hat^2] - s^2 for the sample variance s_hat of n i.i.d. draws with variance s and fourth central
+    moment k: k/n + (n^2 - 2n + 3) s^2 / (n (n - 1)) - s^2, i.e. (k + s^2)/2 at n = 2 and k/3 at n = 3."""
+    from theory.symbolic import diagnostics as D
+
+    s, k = sp.symbols("s k", positive=True)
+    exprs = D.t12_tests().exprs
+    assert D.same(exprs["plugin_excess_n2"], (k + s**2) / 2)
+    assert D.same(exprs["plugin_excess_n3"], k / 3)
+    numbers = D.t12_tests().numbers
+    assert f"= {exprs['plugin_excess_n2']} (n=2), {exprs['plugin_excess_n3']} (n=3)" in numbers
+
+
 def test_ustat_symbolic_is_not_the_plugin():
     from theory.symbolic import diagnostics as D
 

@@ -106,9 +106,15 @@ def test_a_mutant_meets_the_tests_that_run_its_line_first_and_a_survivor_meets_t
     # a test added against x < 1: --survivors runs the two survivors again and keeps the other verdicts
     with open(tmp_path / "tests" / "test_tiny.py", "a") as f:
         f.write("\n\ndef test_clip_of_a_half():\n    assert clip(0.5) == 0.5\n")
+    # x <= 0 listed as equivalent: it is not run again, its stored entry is kept as it was
+    listed = tmp_path / "equivalent.txt"
+    listed.write_text("tiny.py:2: x < 0 -> x <= 0 | clip(0) is 0 either way\n")
+    monkeypatch.setattr(mutation, "EQUIVALENT", listed)
     again = mutation.run_module("tiny.py", 1, None, tmp_path / "out", survivors=True)
     verdicts = {m["id"]: m["verdict"] for m in again["mutants"]}
     assert verdicts["tiny.py:2: 0 -> 1"] == "killed" and verdicts["tiny.py:2: x < 0 -> x <= 0"] == "survived"
+    kept = [m for m in again["mutants"] if m["id"] == "tiny.py:2: x < 0 -> x <= 0"]
+    assert kept == [m for m in record["mutants"] if m["id"] == "tiny.py:2: x < 0 -> x <= 0"]
     assert [m["id"] for m in again["mutants"]] == [m["id"] for m in record["mutants"]]
     assert [m for m in again["mutants"] if m["verdict"] == "killed" and m["id"] != "tiny.py:2: 0 -> 1"] == \
         [m for m in record["mutants"] if m["verdict"] == "killed"]
@@ -119,7 +125,7 @@ def test_a_mutant_meets_the_tests_that_run_its_line_first_and_a_survivor_meets_t
     # and the report says its row counts an older source
     mutation.report(tmp_path / "out", tmp_path / "mutation.md")
     page = (tmp_path / "mutation.md").read_text()
-    assert "| `tiny.py` | `tests/test_tiny.py` | 5 | 4 | 0 | 0 | 80.0% |" in page
+    assert "| `tiny.py` | `tests/test_tiny.py` | 5 | 4 | 0 | 1 | 100.0% |" in page  # x <= 0 listed as equivalent
     assert "Run on an older source than today's (their rows count what that run found): `tiny.py`." in page
 
 

@@ -316,8 +316,9 @@ def source_hash(text: str) -> str:
 
 
 def run_module(module: str, workers: int, limit: int | None, out: Path, survivors: bool = False) -> dict:
-    """Every mutant of the module against its tests; with `survivors`, only the stored run's survivors again
-    (after tests were added), which needs the module's source unchanged since that run."""
+    """Every mutant of the module against its tests; with `survivors`, only the stored run's survivors that
+    are not listed as equivalent again (after tests were added), which needs the module's source unchanged
+    since that run."""
     tests = MODULES[module]
     stored = None
     if survivors:
@@ -333,7 +334,10 @@ def run_module(module: str, workers: int, limit: int | None, out: Path, survivor
         original = (copies[0] / module).read_text()
         found = mutants(module, original)
         if stored is not None:
-            again = {i for i, m in zip(stored_ids(stored), stored["mutants"]) if m["verdict"] == "survived"}
+            # an equivalent mutant is not run again: no test can kill it, and its reason is on record
+            same = equivalents()
+            again = {i for i, m in zip(stored_ids(stored), stored["mutants"])
+                     if m["verdict"] == "survived" and i not in same}
             found = [m for m in found if m.id in again]
         found = found[:limit] if limit else found
         # a whole run resumes: each finished mutant is appended to the partial file at once

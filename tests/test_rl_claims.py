@@ -49,3 +49,19 @@ def test_outcomes():
              run("sparsenet-sg", 1, [0.3] * 3), run("sparsenet-bptt", 1, [0.35] * 3)]
     assert c9_check(runs_of(*noisy)).status == INCONCLUSIVE
     assert c9_check({}).status == INCONCLUSIVE
+
+
+def test_gru_and_lstm_are_reported_beside_c9_not_judged():
+    """Per environment, the GRU's and LSTM's mean success area over their runs follow the verdict; they do
+    not move it. Escape: GRU areas 0.5 and 0.25 (mean 0.375), LSTM 1.0; Explore has neither."""
+    seeds = range(5)
+    ahead = [run("sparsenet-sg", s, [0.6 + 0.01 * s] * 3) for s in seeds] + \
+            [run("sparsenet-bptt", s, [0.4 - 0.02 * s] * 3) for s in seeds]
+    explore = [run("sparsenet-sg", s, [0.6 + 0.01 * s] * 3, env="explore") for s in seeds] + \
+              [run("sparsenet-bptt", s, [0.4 - 0.02 * s] * 3, env="explore") for s in seeds]
+    others = [run("gru", 0, [0.5] * 3), run("gru", 1, [0.0, 0.5]), run("lstm", 0, [1.0] * 3)]
+    alone, beside = c9_check(runs_of(*ahead, *explore)), c9_check(runs_of(*ahead, *explore, *others))
+    assert beside.status == alone.status == PASS
+    escape, explore_text = beside.numbers.split("; explore")
+    assert escape.endswith(": PASS (beside it, not judged: success area GRU 0.375 (2 runs), LSTM 1.000 (1 run))")
+    assert "GRU" not in explore_text and "beside" not in alone.numbers

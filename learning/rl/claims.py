@@ -22,6 +22,7 @@ from theory.checks import FAIL, INCONCLUSIVE, PASS, CheckResult
 
 C9_STATEMENT = "POPGym Labyrinth tasks: recurrent SparseNet with BPTT mixed with SG beats BPTT alone"
 SG, BPTT = "sparsenet-sg", "sparsenet-bptt"
+CONTEXT = {"gru": "GRU", "lstm": "LSTM"}  # the paper's other recurrent models, reported beside C9
 
 
 def _shared(config: dict) -> tuple:
@@ -41,6 +42,18 @@ def per_seed_differences(runs: dict) -> dict:
         if model == SG and (BPTT, shared) in areas:
             diffs[c["env"]][c["seed"]].append(area - areas[(BPTT, shared)][1])
     return {env: {s: float(np.mean(d)) for s, d in sorted(seeds.items())} for env, seeds in sorted(diffs.items())}
+
+
+def _context(runs: dict, env: str) -> str:
+    """The other recurrent models' mean success area in env over all their runs (beside C9, not judged)."""
+    areas = {}
+    for r in runs.values():
+        if r["config"]["env"] == env and r["config"]["model"] in CONTEXT:
+            areas.setdefault(r["config"]["model"], []).append(success_area(r["result"]))
+    if not areas:
+        return ""
+    shown = ", ".join(f"{CONTEXT[m]} {np.mean(a):.3f} ({len(a)} run{'s' if len(a) > 1 else ''})" for m, a in sorted(areas.items()))
+    return f" (beside it, not judged: success area {shown})"
 
 
 def c9_check(runs: dict) -> CheckResult:
@@ -66,7 +79,7 @@ def c9_check(runs: dict) -> CheckResult:
             parts.append(f"{env} ({t['n']} seeds; lr {', '.join(f'{x:g}' for x in lrs)}; num_envs "
                          f"{', '.join(map(str, ns))}; {', '.join(map(str, ups))} updates): success area SG "
                          f"{sg_area:.3f}, BPTT {bp_area:.3f}; difference {t['mean']:+.3f} (SE {t['se']:.2g}), "
-                         f"t = {t['t']:.2f} against +-{t['t_crit']:.2f}: {t['status']}")
+                         f"t = {t['t']:.2f} against +-{t['t_crit']:.2f}: {t['status']}" + _context(runs, env))
         numbers = "; ".join(parts)
     return CheckResult(
         id="C9",

@@ -362,7 +362,8 @@ def test_t11_decides_each_identity_at_the_sample_sizes_it_names():
     expected += ["two independent copies of a cell: E[B_hat] and Var(B_hat) double (relative SE ~ 1/sqrt(copies))",
                  "relative SE sqrt(K V_1) / (K E_1) -> 0 as the copies K grow",
                  "lambda_rep at the estimators' expectations = T7's lambda*"]
-    expected += [f"n={n}: the U-statistic of tr(M Sigma M Sigma) is unbiased (general 3rd, 4th moments)" for n in (4, 5)]
+    expected += [f"n={n}: the U-statistic of tr(M Sigma M Sigma) is unbiased (general 3rd, 4th moments)"
+                 for n in (4, 5)]
     assert names == expected
     printed = D.t11_replicate_lambda().exprs["var_B_n2"]
     assert D.same(printed, D.t11_variance(2)["closed"]) and not D.same(printed, D.t11_variance(3)["closed"])

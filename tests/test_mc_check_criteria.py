@@ -72,7 +72,8 @@ def test_t7_requires_lambda_star_strictly_inside(monkeypatch):
     """lambda* at 0 or at 1 is BP or SG itself, not a mixture that beats both: T7 fails on either."""
     real = checks.exact_mse
     for star in (0.0, 1.0):
-        monkeypatch.setattr(checks, "exact_mse", lambda *a, s=star, **k: dataclasses.replace(real(*a, **k), lambda_star=s))
+        monkeypatch.setattr(checks, "exact_mse",
+                            lambda *a, s=star, **k: dataclasses.replace(real(*a, **k), lambda_star=s))
         result, _ = decided(monkeypatch, checks.check_t7, d=4)
         assert result.status == "FAIL", star
 

@@ -52,7 +52,8 @@ def _context(runs: dict, env: str) -> str:
             areas.setdefault(r["config"]["model"], []).append(success_area(r["result"]))
     if not areas:
         return ""
-    shown = ", ".join(f"{CONTEXT[m]} {np.mean(a):.3f} ({len(a)} run{'s' if len(a) > 1 else ''})" for m, a in sorted(areas.items()))
+    shown = ", ".join(f"{CONTEXT[m]} {np.mean(a):.3f} ({len(a)} run{'s' if len(a) > 1 else ''})"
+                      for m, a in sorted(areas.items()))
     return f" (beside it, not judged: success area {shown})"
 
 

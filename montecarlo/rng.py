@@ -119,7 +119,11 @@ def fill_normal(state, out, start, stop):
 
 
 def derived_seed(*parts: int) -> int:
-    """One 32-bit seed from several integers (a base seed and a study's coordinates)."""
+    """One 32-bit seed from several integers (a base seed and a study's coordinates).
+
+    SeedSequence ignores trailing zeros: (s, 3, 0) and (s, 3) give the same seed, so the labels of two
+    streams meant to differ must differ in a part that is not a trailing zero.
+    """
     return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
 
 

@@ -41,7 +41,8 @@ def diagnose_expert(inst, fb, n: int, trials: int, seed: int) -> dict:
     """One batch's full diagnosis, the exact values, and a summary over `trials` further batches."""
     st = Structure.of(inst)
     run = run_trials(inst, fb, n, trials, derived_seed(seed, 15, n), st=st)
-    batch = sample_batches(inst, fb, n, 1, np.random.default_rng(derived_seed(seed, 15, n, 0)))[0]
+    # a label of its own: (seed, 15, n, 0) would be (seed, 15, n), the summary's first batch (derived_seed)
+    batch = sample_batches(inst, fb, n, 1, np.random.default_rng(derived_seed(seed, 15, n, 1)))[0]
     one = diagnose_instance(inst, fb, batch)
     ex = exact_mse(inst, fb, n)
     sq = (run["sq_bp"], run["sq_sg"], run["sq_x"])

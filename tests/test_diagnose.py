@@ -406,6 +406,25 @@ def test_cli_json(capsys):
     assert 0 <= out["summary"]["b_rejected_rate"] <= 1
 
 
+def test_the_batch_diagnosed_alone_is_not_one_of_the_summary_s(monkeypatch):
+    """diagnose_expert shows one batch's diagnosis beside a summary over `trials` further batches. Guards
+    against the shown batch drawn from the summary's own seed (SeedSequence ignores a trailing 0, so a
+    label (seed, 15, n, 0) is the summary's (seed, 15, n)), which makes it the summary's first batch."""
+    from montecarlo.rng import derived_seed
+    from sgbp import diagnose_cmd
+
+    assert derived_seed(3, 15, 2, 0) == derived_seed(3, 15, 2) != derived_seed(3, 15, 2, 1)
+    shown, seeds = [], []
+    real_run, real_one = diagnose_cmd.run_trials, diagnose_cmd.diagnose_instance
+    monkeypatch.setattr(diagnose_cmd, "run_trials", lambda *a, **k: seeds.append(a[4]) or real_run(*a, **k))
+    monkeypatch.setattr(diagnose_cmd, "diagnose_instance", lambda i, f, b: shown.append(b) or real_one(i, f, b))
+    inst, fb = make_expert_instance(4, 2, 3, 0), FeedbackModel(case="noisy", rho=1.0)
+    diagnose_cmd.diagnose_expert(inst, fb, 2, 5, seed=3)
+    summary = diagnose_cmd.sample_batches(inst, fb, 2, 5, np.random.default_rng(seeds[0]))
+    assert shown[0].shape == summary[0].shape
+    assert not any(np.array_equal(shown[0], b) for b in summary)
+
+
 def test_cli_table(capsys):
     assert main(["diagnose", "expert", "--d", "4", "--m", "2", "--trials", "3"]) == 0
     text = capsys.readouterr().out

@@ -88,7 +88,8 @@ def test_a_mutant_meets_the_tests_that_run_its_line_first_and_a_survivor_meets_t
     monkeypatch.setattr(mutation, "ROOT", tmp_path)
     monkeypatch.setitem(mutation.MODULES, "tiny.py", ["tests/test_tiny.py"])
     copy = mutation.make_copy(tmp_path / "copy")
-    ids, by_line = mutation.covering_tests(copy, "tiny.py", ["tests/test_tiny.py"])
+    ids, by_line, clean, seconds = mutation.covering_tests(copy, "tiny.py", ["tests/test_tiny.py"])
+    assert clean == "survived" and seconds > 0
     assert ids == ["tests/test_tiny.py::test_clip_of_a_negative", "tests/test_tiny.py::test_double"]
     statements = mutation.statement_lines(TINY)
     first = {m.id: mutation.first_tests(m, statements, by_line, ids) for m in mutation.mutants("tiny.py", TINY)}
@@ -158,10 +159,10 @@ def test_an_interrupted_run_resumes_from_its_partial_file(tmp_path, monkeypatch)
 
 
 def test_a_module_s_environment_reaches_every_run_of_its_tests(tmp_path, monkeypatch):
-    """MODULE_ENV (numba's JIT off for the kernels) must reach the clean run, the coverage run and the
-    test server: here a test that needs the variable. Without it in the clean run the module is refused,
-    in the coverage run the run fails, and in the server every mutant would count as killed, the two
-    survivors too. The record and its resume header carry the environment."""
+    """MODULE_ENV (numba's JIT off for the kernels) must reach the clean run (traced) and the test server:
+    here a test that needs the variable. Without it in the clean run the module is refused, and in the
+    server every mutant would count as killed, the two survivors too. The record and its resume header
+    carry the environment."""
     (tmp_path / "tests").mkdir()
     (tmp_path / "tiny.py").write_text(TINY)
     (tmp_path / "tests" / "test_tiny.py").write_text(
@@ -177,3 +178,18 @@ def test_a_module_s_environment_reaches_every_run_of_its_tests(tmp_path, monkeyp
     assert record["env"] == {"TINY_FLAG": "on"}
     mutation.report(tmp_path / "out", tmp_path / "mutation.md")
     assert "Run with an environment: `tiny.py` with `TINY_FLAG=on` (" in (tmp_path / "mutation.md").read_text()
+
+
+def test_a_run_elsewhere_leaves_the_project_s_page_and_records_alone(tmp_path, capsys):
+    """--out another folder: the page goes there, docs/mutation.md is not rewritten from a partial picture;
+    --limit (part of a module) is refused into the project's own records, which it would replace."""
+    page = mutation.ROOT / "docs" / "mutation.md"
+    before = page.read_text()
+    assert mutation.main(["--report", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "mutation.md").exists() and page.read_text() == before
+    refused = ((["--limit", "3"], "limit: a run of part of a module"),
+               (["--limit", "0", "--out", str(tmp_path)], "limit must be >= 1, got 0"))
+    for args, words in refused:
+        with pytest.raises(SystemExit) as stop:
+            mutation.main(["--modules", "montecarlo/stats.py", *args])
+        assert stop.value.code == 2 and words in capsys.readouterr().err

@@ -5,7 +5,7 @@
 Each module listed in MODULES is mutated one operator at a time (an arithmetic operator swapped, a
 comparison loosened or flipped, `and` and `or` swapped, a number changed, a unary minus dropped, a
 boolean flipped); each mutant is written into a private copy of the repository and the module's own
-fast tests run there with pytest (-x, a timeout of TIMEOUT_FACTOR times the tests' clean time). A
+fast tests run there with pytest (-x, a timeout of TIMEOUT_FACTOR times the traced clean run's time). A
 mutant the tests fail on (or time out on) is killed; one they pass is a survivor.
 
 The clean run records, with coverage, which tests execute each line of the module. A mutant first
@@ -92,6 +92,7 @@ NOT_MUTATED = {
     "learning/nets/heap.py": "where memory comes from (glibc's thresholds), never what is computed",
 }
 EQUIVALENT = ROOT / "tools" / "equivalent_mutants.txt"
+OUT = ROOT / "results" / "mutation"  # the stored runs the project's page is written from
 TIMEOUT_FACTOR = 3.0
 SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Div,
          ast.Pow: ast.Mult, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
@@ -225,8 +226,9 @@ def _env(copy: Path, module: str | None = None) -> dict:
     return env
 
 
-def covering_tests(copy: Path, module: str, tests: list[str]) -> tuple[list[str], dict]:
-    """Every test's node id and, per line of the module, the node ids of the tests that execute it."""
+def covering_tests(copy: Path, module: str, tests: list[str]) -> tuple[list[str], dict, str, float]:
+    """The clean run, traced: every test's node id; per line of the module, the node ids of the tests that
+    execute it; the run's verdict ("survived" when every test passes) and its seconds."""
     # addopts cleared: a project's own -q would turn the listing of node ids into counts per file
     listed = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-o", "addopts=",
                              "-p", "no:cacheprovider", *tests],
@@ -235,9 +237,15 @@ def covering_tests(copy: Path, module: str, tests: list[str]) -> tuple[list[str]
     if not ids:
         raise RuntimeError(f"no test ids listed for {module}: {listed.stdout[-300:]}")
     data_file = copy / ".coverage-mutation"
-    subprocess.run([sys.executable, "-m", "coverage", "run", f"--data-file={data_file}", f"--include={module}",
-                    "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tools.mutation_contexts", *tests],
-                   cwd=copy, env=_env(copy, module), capture_output=True, text=True, check=True)
+    start = time.perf_counter()
+    traced = subprocess.run([sys.executable, "-m", "coverage", "run", f"--data-file={data_file}",
+                             f"--include={module}", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "-p", "tools.mutation_contexts", *tests],
+                            cwd=copy, env=_env(copy, module), capture_output=True, text=True)
+    seconds, verdict = time.perf_counter() - start, _verdict(traced.returncode)
+    if verdict != "survived":
+        data_file.unlink(missing_ok=True)
+        return ids, {}, verdict, seconds
     from coverage import CoverageData
     data = CoverageData(basename=str(data_file))
     data.read()
@@ -247,7 +255,7 @@ def covering_tests(copy: Path, module: str, tests: list[str]) -> tuple[list[str]
         if str(Path(name).resolve()) == target:
             by_line = {line: set(ctx) for line, ctx in data.contexts_by_lineno(name).items()}
     data_file.unlink()
-    return ids, by_line
+    return ids, by_line, verdict, seconds
 
 
 def first_tests(m: Mutant, statements: dict, by_line: dict, ids: list[str]) -> list[str] | None:
@@ -256,17 +264,6 @@ def first_tests(m: Mutant, statements: dict, by_line: dict, ids: list[str]) -> l
     if not contexts or "" in contexts:
         return None
     return [i for i in ids if i in contexts]
-
-
-def run_tests(copy: Path, tests: list[str], timeout: float | None, module: str | None = None) -> tuple[str, float]:
-    """The tests in a fresh interpreter (the clean run, whose time sets the mutants' timeout)."""
-    start = time.perf_counter()
-    try:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
-                              cwd=copy, env=_env(copy, module), capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return "killed (timeout)", time.perf_counter() - start
-    return _verdict(done.returncode), time.perf_counter() - start
 
 
 def _verdict(code: int | None) -> str:
@@ -350,11 +347,12 @@ def run_module(module: str, workers: int, limit: int | None, out: Path, survivor
             if not done:
                 partial.write_text(json.dumps(header) + "\n")
         lock = threading.Lock()
-        clean, base = run_tests(copies[0], tests, None, module)
+        # one clean run, traced: it tells which tests execute each line, and its time (coverage's included,
+        # so the timeout errs long) sets the mutants' timeout
+        ids, by_line, clean, base = covering_tests(copies[0], module, tests)
         if clean != "survived":
             raise RuntimeError(f"{module}: its tests fail without a mutant ({clean})")
         timeout = max(60.0, TIMEOUT_FACTOR * base)
-        ids, by_line = covering_tests(copies[0], module, tests)
         statements = statement_lines(original)
         free = [(copy, TestServer(copy, module)) for copy in copies]
         servers = [server for _, server in free]
@@ -513,8 +511,9 @@ def main(argv=None) -> int:
     parser.add_argument("--modules", nargs="*", default=None, help="modules to mutate (default all of MODULES)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None, help="at most this many mutants a module (a quick look)")
-    parser.add_argument("--out", default=str(ROOT / "results" / "mutation"))
-    parser.add_argument("--report", action="store_true", help="write docs/mutation.md from the stored results")
+    parser.add_argument("--out", default=str(OUT), help="results folder (default results/mutation; another folder "
+                        "gets its own mutation.md, and docs/mutation.md is left alone)")
+    parser.add_argument("--report", action="store_true", help="write the mutation page from the stored results")
     parser.add_argument("--survivors", action="store_true",
                         help="run only the stored survivors again (after adding tests; the module unchanged)")
     parser.add_argument("--list", action="store_true", help="print the mutants of the modules and stop")
@@ -525,6 +524,12 @@ def main(argv=None) -> int:
         parser.error(f"modules must be among {', '.join(MODULES)}, got {', '.join(bad)}")
     if args.workers < 1:
         parser.error(f"workers must be >= 1, got {args.workers}")
+    out = Path(args.out)
+    own = out.resolve() == OUT.resolve()
+    if args.limit is not None and args.limit < 1:
+        parser.error(f"limit must be >= 1, got {args.limit}")
+    if args.limit is not None and own:
+        parser.error("limit: a run of part of a module would replace its stored record; give --out another folder")
     if args.list:
         for module in modules:
             for m in mutants(module):
@@ -533,10 +538,10 @@ def main(argv=None) -> int:
     if not args.report:
         for module in modules:
             try:
-                run_module(module, args.workers, args.limit, Path(args.out), args.survivors)
+                run_module(module, args.workers, args.limit, out, args.survivors)
             except ValueError as err:
                 parser.error(str(err))
-    report(Path(args.out), ROOT / "docs" / "mutation.md")
+    report(out, ROOT / "docs" / "mutation.md" if own else out / "mutation.md")
     return 0
 
 

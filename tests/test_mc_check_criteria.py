@@ -10,6 +10,7 @@ simulation result altered one number at a time.
 """
 
 import dataclasses
+import inspect
 import math
 import re
 from pathlib import Path
@@ -172,7 +173,7 @@ def test_mc_check_defaults_are_the_settings_the_report_states():
             if found:
                 stated[key] = float(found.group(1))
         listed = {"ns": r"\bn=(\d+)[: ]", "Ks": r"\bK=(\d+):"}
-        defaults = {name: p.default for name, p in _parameters(check).items()}
+        defaults = {name: p.default for name, p in inspect.signature(check).parameters.items()}
         for key, pattern in listed.items():
             if key in defaults:
                 stated[key] = tuple(dict.fromkeys(int(v) for v in re.findall(pattern, row)))
@@ -183,11 +184,6 @@ def test_mc_check_defaults_are_the_settings_the_report_states():
         for key, value in stated.items():
             assert defaults[key] == value, f"{check.__name__}: {key} default {defaults[key]}, report {value}"
         assert set(stated) >= set(defaults) - {"seed", "details"}, check.__name__
-
-
-def _parameters(check):
-    import inspect
-    return inspect.signature(check).parameters
 
 
 def test_the_report_runs_each_check_at_its_trials_times_the_scale(monkeypatch):

@@ -576,7 +576,8 @@ def test_t7_gains_over_sg_and_bp_by_hand():
     assert identical(t7.exprs["gain_vs_sg"], (B + VS - C) ** 2 / den)
     assert identical(t7.exprs["gain_vs_bp"], (VB - C) ** 2 / den)
     assert f"MSE(0) - MSE(lambda*) = {t7.exprs['gain_vs_sg']};" in t7.numbers
-    assert t7.latex.endswith(r"\mathrm{MSE}(0) - \mathrm{MSE}(\lambda^*) = " + mixture._latex(t7.exprs["gain_vs_sg"]))
+    gain = mixture._latex(t7.exprs["gain_vs_sg"])
+    assert t7.latex.endswith(r"\mathrm{MSE}(0) - \mathrm{MSE}(\lambda^*) = " + gain)
 
 
 def test_t9_fails_when_its_symbolic_k_sum_is_not_p(monkeypatch):

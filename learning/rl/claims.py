@@ -44,17 +44,20 @@ def per_seed_differences(runs: dict) -> dict:
     return {env: {s: float(np.mean(d)) for s, d in sorted(seeds.items())} for env, seeds in sorted(diffs.items())}
 
 
-def _context(runs: dict, env: str) -> str:
-    """The other recurrent models' mean success area in env over all their runs (beside C9, not judged)."""
-    areas = {}
+def _areas(runs: dict, env: str) -> dict:
+    """model -> the success areas of its runs in env."""
+    out = {}
     for r in runs.values():
-        if r["config"]["env"] == env and r["config"]["model"] in CONTEXT:
-            areas.setdefault(r["config"]["model"], []).append(success_area(r["result"]))
-    if not areas:
-        return ""
+        if r["config"]["env"] == env:
+            out.setdefault(r["config"]["model"], []).append(success_area(r["result"]))
+    return out
+
+
+def _context(areas: dict) -> str:
+    """The other recurrent models' mean success area over all their runs (beside C9, not judged)."""
     shown = ", ".join(f"{CONTEXT[m]} {np.mean(a):.3f} ({len(a)} run{'s' if len(a) > 1 else ''})"
-                      for m, a in sorted(areas.items()))
-    return f" (beside it, not judged: success area {shown})"
+                      for m, a in sorted(areas.items()) if m in CONTEXT)
+    return f" (beside it, not judged: success area {shown})" if shown else ""
 
 
 def c9_check(runs: dict) -> CheckResult:
@@ -73,14 +76,12 @@ def c9_check(runs: dict) -> CheckResult:
             lrs = sorted({c["lr"] for c in settings})
             ns = sorted({c["num_envs"] for c in settings})
             ups = sorted({c["updates"] for c in settings})
-            sg_area = np.mean([success_area(r["result"]) for r in runs.values()
-                               if r["config"]["env"] == env and r["config"]["model"] == SG])
-            bp_area = np.mean([success_area(r["result"]) for r in runs.values()
-                               if r["config"]["env"] == env and r["config"]["model"] == BPTT])
+            areas = _areas(runs, env)
+            sg_area, bp_area = np.mean(areas[SG]), np.mean(areas[BPTT])
             parts.append(f"{env} ({t['n']} seeds; lr {', '.join(f'{x:g}' for x in lrs)}; num_envs "
                          f"{', '.join(map(str, ns))}; {', '.join(map(str, ups))} updates): success area SG "
                          f"{sg_area:.3f}, BPTT {bp_area:.3f}; difference {t['mean']:+.3f} (SE {t['se']:.2g}), "
-                         f"t = {t['t']:.2f} against +-{t['t_crit']:.2f}: {t['status']}" + _context(runs, env))
+                         f"t = {t['t']:.2f} against +-{t['t_crit']:.2f}: {t['status']}" + _context(areas))
         numbers = "; ".join(parts)
     return CheckResult(
         id="C9",

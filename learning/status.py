@@ -5,9 +5,10 @@ an estimate of the CPU-hours the missing ones will take. A run shared by two blo
 sweep's 0.4 and the methods block, say) counts in both; the totals count it once.
 
 Estimates: E2, each missing run's steps times the mean CPU seconds a step of the stored runs of its
-kind (method, probes or not, readout only or not), else ESTIMATE_E2_STEP; E3, its updates times the
-per-update seconds measured by `python -m learning.rl.bench` with the compiled labyrinths
-(ESTIMATE_E3_UPDATE), both with the two cores busy.
+kind (method, probes or not, readout only or not), else ESTIMATE_E2_STEP; E3, its updates times the mean CPU
+seconds an update of the stored runs of its kind (environment, model, num_envs), else of its
+environment and model at another num_envs scaled by the ratio `python -m learning.rl.bench` measures
+between the two, else the bench's own (ESTIMATE_E3_UPDATE, compiled labyrinths, both cores busy).
 """
 
 from __future__ import annotations
@@ -40,9 +41,40 @@ def e2_estimate(configs: list[dict], stored: dict) -> float:
                                    else ESTIMATE_E2_STEP[c["method"]]) for c in configs))
 
 
+def _e3_kind(config: dict) -> tuple:
+    return config["env"], config["model"], config["num_envs"]
+
+
+def e3_update_seconds(stored: dict) -> dict:
+    """Mean CPU seconds an update of the stored E3 runs, per (env, model, num_envs)."""
+    per_update: dict = {}
+    for record in stored.values():
+        cpu = record["result"].get("cpu_seconds")
+        if cpu is not None:
+            per_update.setdefault(_e3_kind(record["config"]), []).append(cpu / record["config"]["updates"])
+    return {kind: float(np.mean(v)) for kind, v in per_update.items()}
+
+
 def e3_estimate(configs: list[dict], stored: dict) -> float:
-    """CPU seconds the E3 runs of `configs` should take."""
-    return float(sum(c["updates"] * ESTIMATE_E3_UPDATE[(c["env"], c["num_envs"])][c["model"]] for c in configs))
+    """CPU seconds the E3 runs of `configs` should take.
+
+    Per update: the stored runs of the same environment, model and num_envs; else those at another
+    num_envs scaled by the bench's ratio between the two; else the bench's own time. The bench times
+    an untrained policy, whose episodes run longest, so the stored runs' mean is the better guide.
+    """
+    measured = e3_update_seconds(stored)
+
+    def seconds(c: dict) -> float:
+        env, model, n = _e3_kind(c)
+        if (env, model, n) in measured:
+            return measured[(env, model, n)]
+        bench = ESTIMATE_E3_UPDATE[(env, n)][model]
+        for (e, m, other), value in sorted(measured.items()):
+            if (e, m) == (env, model) and (env, other) in ESTIMATE_E3_UPDATE:
+                return value * bench / ESTIMATE_E3_UPDATE[(env, other)][model]
+        return bench
+
+    return float(sum(c["updates"] * seconds(c) for c in configs))
 
 
 def block_status(plan: dict, stored: dict, estimate) -> list[dict]:

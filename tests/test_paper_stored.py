@@ -350,3 +350,26 @@ def test_sg_with_plain_sgd_is_rechecked_on_its_own_target_only(tmp_path, monkeyp
     monkeypatch.setattr(bandit_paper, "compile_target", lambda: {"cpu": "elsewhere"})
     assert first_sgd not in [t.key for t in bandit_paper.prefix_tasks(plan, stored)]
     assert bandit_paper.target_bound(plan["sgd"][1][0].config) and not bandit_paper.target_bound(plan["methods"][1][0].config)
+
+
+def test_e3_status_estimates_from_the_stored_runs_of_each_kind(tmp_path):
+    from learning.status import ESCAPE_20, ESCAPE_40, EXPLORE_20, block_status, e3_estimate
+
+    plan = {"paper": ("paper", rl_tasks(("escape",), (BPTT, SG), (1e-3,), (20, 40), SEEDS, 2)),
+            "explore": ("paper", rl_tasks(("explore",), (BPTT,), (1e-3,), (20,), (0,), 2))}
+    # BPTT at 20 envs: all three seeds, 3 CPU s each (1.5 s an update); SG at 20 envs: seed 0 at 4 s (2 s)
+    for task in plan["paper"][1]:
+        c = task.config
+        if c["num_envs"] == 20 and (c["model"] == BPTT or c["seed"] == 0):
+            write(tmp_path, task, rl_result(0.5) | {"cpu_seconds": 3.0 if c["model"] == BPTT else 4.0}, RL_TRAIN)
+    plan, stored = rl_paper.load_stored(tmp_path, plan)
+    rows = {r["block"]: r for r in block_status(plan, stored, e3_estimate)}
+    assert (rows["paper"]["stored"], rows["paper"]["planned"]) == (4, 12)
+    assert rows["paper"]["cpu_hours"] == pytest.approx(13.0 / 3600)
+    # SG at 20 envs, seeds 1-2: its kind's 2 s an update; at 40 envs, 20 envs' mean scaled by the bench's ratio
+    left = (2 * 2 * 2.0
+            + 3 * 2 * 1.5 * ESCAPE_40[BPTT] / ESCAPE_20[BPTT]
+            + 3 * 2 * 2.0 * ESCAPE_40[SG] / ESCAPE_20[SG])
+    assert rows["paper"]["left_hours"] == pytest.approx(left / 3600)
+    # nothing of Explore stored: the bench's own time an update
+    assert rows["explore"]["left_hours"] == pytest.approx(2 * EXPLORE_20[BPTT] / 3600)

@@ -2,6 +2,7 @@
 the project refers to no file outside itself."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -66,3 +67,49 @@ def test_nothing_refers_outside_the_repository():
             if needle in text:
                 bad.append(f"{name}: {needle}")
     assert not bad, bad
+
+
+def _findings_section(readme: str) -> str:
+    return readme.split("## What `sgbp reproduce` finds", 1)[1].split("\n## ", 1)[0]
+
+
+def _summary_counts(table_text: str) -> list[list[str]]:
+    """The count columns of each row of a summary table whose header starts with `| rows |`."""
+    lines = table_text[table_text.index("| rows |"):].splitlines()
+    rows = [line for line in lines[2:] if line.startswith("|")][:2] if len(lines) > 2 else []
+    return [[c.strip() for c in row.strip("|").split("|")[1:]] for row in rows]
+
+
+def readme_disagreements(readme: str, report: str) -> list[str]:
+    """What the README's findings say that the committed report does not: a count of its summary table,
+    or a number with two or more decimals that no number of the report rounds to (signs aside: the
+    README says "behind by 0.03" where the report prints -0.030)."""
+    section = _findings_section(readme)
+    bad = []
+    if _summary_counts(section) != _summary_counts(report):
+        bad.append(f"summary counts {_summary_counts(section)} against {_summary_counts(report)}")
+    printed = re.findall(r"\d+\.\d+", report)
+    for number in sorted(set(re.findall(r"\d+\.\d{2,}", section))):
+        places = len(number.split(".")[1])
+        if not any(len(p.split(".")[1]) >= places and f"{float(p):.{places}f}" == number for p in printed):
+            bad.append(number)
+    return bad
+
+
+def test_the_readme_quotes_the_committed_report():
+    readme, report = (ROOT / "README.md").read_text(), (ROOT / "paper_checks.md").read_text()
+    assert readme_disagreements(readme, report) == []
+
+
+def test_a_stale_number_or_count_in_the_readme_is_caught():
+    report = "| rows | checks | PASS |\n|---|---|---|\n| C | 4 | 3 |\n| T | 2 | 2 |\n\nC8 area 0.692, t = 2.56\n"
+    readme = ("## What `sgbp reproduce` finds\n\n| rows | checks | PASS |\n|---|---|---|\n| C: claims | 4 | 3 |\n"
+              "| T: ours | 2 | 2 |\n\n- area 0.692, t = 2.56; p_flip 0.4\n\n## The commands\nt = 9.99\n")
+    assert readme_disagreements(readme, report) == []  # a one-decimal setting and the next section are not read
+    assert readme_disagreements(readme.replace("0.692", "0.69"), report) == []  # rounded
+    assert readme_disagreements(readme.replace("0.692", "0.70"), report) == ["0.70"]  # not its rounding
+    assert readme_disagreements(readme.replace("0.692", "0.6920"), report) == ["0.6920"]  # more than printed
+    assert readme_disagreements(readme.replace("2.56", "2.57"), report) == ["2.57"]
+    assert readme_disagreements(readme.replace("0.692", "10.692"), report) == ["10.692"]
+    assert readme_disagreements(readme.replace("| 4 | 3 |", "| 4 | 2 |"), report) == [
+        "summary counts [['4', '2'], ['2', '2']] against [['4', '3'], ['2', '2']]"]

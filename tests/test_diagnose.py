@@ -358,7 +358,8 @@ def test_t11_decides_each_identity_at_the_sample_sizes_it_names():
     expected = [f"n={n}: E[{k}_hat] = {v} (general fbar, Sigma_r)" for n in (2, 3) for k, v in truth.items()]
     var = ("Var(B_hat) = 4 sum_r <b,a_r>^2 s_r/n + 2 sum_(r!=q) <a_r,a_q>^2 s_r s_q/n^2 "
            "+ 2 sum_r ||a_r||^4 s_r^2/(n(n-1))")
-    expected += [row for n in (2, 3) for row in (f"n={n}: {var}", f"n={n}: Var(B_hat) has no third or fourth moments")]
+    expected += [row for n in (2, 3) for row in (
+        f"n={n}: {var}", f"n={n}: Var(B_hat) has no third or fourth moments (B_hat is multilinear in the noise)")]
     expected += ["two independent copies of a cell: E[B_hat] and Var(B_hat) double (relative SE ~ 1/sqrt(copies))",
                  "relative SE sqrt(K V_1) / (K E_1) -> 0 as the copies K grow",
                  "lambda_rep at the estimators' expectations = T7's lambda*"]
@@ -668,3 +669,31 @@ def test_authors_plugin_limit_is_the_mean_of_the_plugin_moments(small):
     for bad in (1.5, -math.inf):
         with pytest.raises(ValueError, match="states"):
             authors_plugin_limit(inst, fb, 3, states=bad)
+
+
+def test_b_hat_is_multilinear_because_of_its_correction():
+    """||b_hat||^2 alone holds squared noise terms; B_hat subtracts them with the variance estimates, which
+    is why no third or fourth moment can enter Var(B_hat)."""
+    from theory.symbolic import diagnostics as D
+
+    batch = D.Batch(D._cells_model(2), 2)
+    nr = batch.nring()
+    est = batch.estimators()
+    assert D.multilinear_in_noise(nr, nr.poly(est["B"]))
+    assert not D.multilinear_in_noise(nr, nr.poly(est["B"] + est["v_bp"] + est["v_sg"] - 2 * est["c"]))  # ||b_hat||^2
+    e0, e1 = batch.noise[:2]
+    assert D.multilinear_in_noise(nr, nr.poly(3 * e0 * e1 + e0))
+    assert not D.multilinear_in_noise(nr, nr.poly(e0 * e0 * e1))
+
+
+def test_t11_row_fails_if_b_hat_had_a_squared_term(monkeypatch):
+    from theory.symbolic import diagnostics as D
+
+    real = D.t11_variance
+    monkeypatch.setattr(D, "t11_variance", lambda n, copies=2: {**real(n, copies), "multilinear": False})
+    D.t11_replicate_lambda.cache_clear()
+    try:
+        row = D.t11_replicate_lambda().checks
+        assert row["n=2: Var(B_hat) has no third or fourth moments (B_hat is multilinear in the noise)"] is False
+    finally:
+        D.t11_replicate_lambda.cache_clear()

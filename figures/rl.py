@@ -33,10 +33,6 @@ def _group(runs: dict, *keys) -> dict:
     return groups
 
 
-def _envs(runs: dict) -> list[str]:
-    return [e for e in ENV_TITLES if any(r["config"]["env"] == e for r in runs.values())]
-
-
 def _models(runs: dict) -> list[str]:
     return [m for m in MODEL_TITLES if any(r["config"]["model"] == m for r in runs.values())]
 
@@ -45,19 +41,23 @@ def _random_policy(ax, env: str) -> None:
     ax.axhline(RANDOM_SUCCESS[env], color="0.5", ls=":", lw=1.0, label=f"random policy ({RANDOM_SUCCESS[env]:g})")
 
 
+def _cells(runs: dict) -> list[tuple[str, int]]:
+    """The (environment, num_envs) pairs that have runs, Escape first, then by num_envs."""
+    return sorted({(r["config"]["env"], r["config"]["num_envs"]) for r in runs.values()},
+                  key=lambda c: (list(ENV_TITLES).index(c[0]), c[1]))
+
+
 def success_vs_steps(runs: dict, outdir: Path) -> list[Path]:
-    """Success rate against environment steps, one curve per model at the learning rate with the
-    largest mean area under its success curve (smallest num_envs run)."""
+    """Success rate against environment steps, a panel per environment and num_envs, one curve per
+    model at the learning rate with the largest mean area under its success curve."""
     if not runs:
         return []
-    envs = _envs(runs)
-    fig, axes = panels(len(envs), width=5.6, height=4.2)
-    for ax, env in zip(axes, envs):
-        own = {k: r for k, r in runs.items() if r["config"]["env"] == env}
-        n = min(r["config"]["num_envs"] for r in own.values())
+    cells = _cells(runs)
+    fig, axes = panels(len(cells), width=5.6, height=4.2)
+    for ax, (env, n) in zip(axes, cells):
+        own = {k: r for k, r in runs.items() if r["config"]["env"] == env and r["config"]["num_envs"] == n}
         for model in _models(own):
-            groups = _group({k: r for k, r in own.items() if r["config"]["model"] == model
-                             and r["config"]["num_envs"] == n}, "lr", "updates")
+            groups = _group({k: r for k, r in own.items() if r["config"]["model"] == model}, "lr", "updates")
             (lr, updates), group = max(groups.items(), key=lambda kv: np.mean([success_area(r["result"])
                                                                                for r in kv[1]]))
             rows = np.array([r["result"]["success"] for r in group], dtype=float)
@@ -83,9 +83,7 @@ AUTHORS_ESCAPE = {"final": {"sparsenet-bptt": 0.98, "sparsenet-sg": 0.64, "gru":
 
 def _against_lr(runs: dict, outdir: Path, metric, label: str, name: str, anchors: dict | None = None) -> list[Path]:
     # a cell (environment, num_envs) is drawn when it has two learning rates or more
-    cells = sorted({(r["config"]["env"], r["config"]["num_envs"]) for r in runs.values()},
-                   key=lambda c: (list(ENV_TITLES).index(c[0]), c[1]))
-    cells = [c for c in cells if len({r["config"]["lr"] for r in runs.values()
+    cells = [c for c in _cells(runs) if len({r["config"]["lr"] for r in runs.values()
                                       if (r["config"]["env"], r["config"]["num_envs"]) == c}) >= 2]
     if not cells:
         return []

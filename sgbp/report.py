@@ -172,9 +172,10 @@ def closed_forms_section(forms: dict[str, str]) -> list[str]:
 
 def write_report(checks: list[CheckResult], path: Path, profile: str, seed: int,
                  closed_forms: dict[str, str] | None = None, figures_dir: Path | None = None,
-                 not_drawn: list[str] | None = None) -> None:
+                 not_drawn: list[str] | None = None, sweeps: list[str] | None = None) -> None:
     """figures_dir: where the figures lie (default results/figures); links are relative to the report.
-    not_drawn: the figures whose sweeps are not stored yet, listed as not run yet.
+    not_drawn: the figures whose sweeps are not stored yet, listed as not run yet. sweeps: the tables of
+    the stored paper-scale sweeps (learning.sweep_summary.section).
 
     Rows are sorted by result number (T2, T2-shared, ..., T10-mc), keeping their order within a result.
     """
@@ -186,6 +187,11 @@ def write_report(checks: list[CheckResult], path: Path, profile: str, seed: int,
     lines += ["", "## C-rows: claims of the paper", ""] + _table(claims, claim_source, figures)
     lines += ["", "## T-rows: results of this formalisation (docs/theory.md sections 4 and 6)", ""]
     lines += _table(results, _t_source, figures)
+    if sweeps:
+        lines += ["", "## The paper-scale sweeps in numbers", "",
+                  "The means behind the sweep figures, from the stored runs (`results/paper/`): each cell is the "
+                  "mean over seeds ± its standard error, then a second measure after the slash; a setting with "
+                  "no stored run is '-'.", ""] + sweeps
     if not_drawn:
         lines += ["", "## Figures not drawn yet", "",
                   "Their sweeps have fewer than two settings stored (a figure is never drawn around one point); "

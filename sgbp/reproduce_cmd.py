@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import figures
+from learning import sweep_summary
 from learning.verdicts import experiments_claim
 from learning.paper import PAPER_DIR, REPOSITORY_RUNS, paper_stage
 from montecarlo import claims, studies
@@ -168,7 +169,8 @@ def reproduce(out: Path, report: Path, trials: dict, seed: int, profile: str, gr
     figures.draw(out, paper=paper_dir)
     write_report(load_checks(out / "checks.json"), report, profile=profile, seed=seed,
                  closed_forms=json.loads((out / "closed_forms.json").read_text()), figures_dir=out / "figures",
-                 not_drawn=figures.not_drawn(out))
+                 not_drawn=figures.not_drawn(out),
+                 sweeps=sweep_summary.section(paper_dir if paper_dir is not None else out / PAPER_DIR))
     return checks
 
 

@@ -1,0 +1,125 @@
+"""The paper-scale sweeps in numbers: the means behind each sweep figure, as markdown tables.
+
+One table per E2 sweep (`p_flip`, `lr`, `parents`, the fixed-lambda `ablation`) and per E3 environment
+and `num_envs`: a row per method (model), a column per setting, each cell the mean over seeds with
+its standard error (ddof 1) and a second measure after a slash. E2: final noise-free eval reward ± SE /
+area under the eval curve; E3: normalised success area ± SE / success over the last 5 updates. The
+number of seeds is the caption's unless a cell says otherwise in brackets. Methods whose settings
+differ (the MLP's learning rates) get a table of their own.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from learning.bandit.sweeps import load_runs as load_e2, reward_curve
+from learning.rl.sweeps import final_success, load_runs as load_e3, success_area
+from learning.tables import area_under_curve
+
+E2_METHODS = {"sg": "SG adaptive", "sg-fixed": "SG fixed lambda", "bp": "BP", "mlp": "MLP"}
+E3_MODELS = {"sparsenet-sg": "SparseNet SG", "sparsenet-bptt": "SparseNet BPTT", "gru": "GRU", "lstm": "LSTM"}
+# sweep -> (the setting it varies, what the table says it is)
+E2_SWEEPS = {"p_flip": ("p_flip", "reward flip probability p_flip"), "lr": ("lr", "policy learning rate"),
+             "parents": ("parents", "parents per neuron"), "ablation": ("lam", "lambda (adaptive: its start)")}
+
+
+def mean_se(values) -> tuple[float, float]:
+    """Mean and its standard error (ddof 1; 0 for one value)."""
+    v = np.asarray(values, dtype=float)
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
+
+
+def cell(first: list[float], second: list[float], seeds: int) -> str:
+    """'mean ± SE / mean of the second measure', with [n] when n differs from the table's seeds."""
+    m, se = mean_se(first)
+    text = f"{m:.3f} ± {se:.3f} / {mean_se(second)[0]:.3f}"
+    return text + (f" [{len(first)}]" if len(first) != seeds else "")
+
+
+def _setting(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _groups(rows: dict, together: bool) -> list[list[str]]:
+    """Row names in tables: rows whose settings overlap share one (the union of their settings as
+    columns), rows with settings of their own (the MLP's learning rates) get another; together: one."""
+    groups: list[tuple[set, list[str]]] = []
+    for name, by in rows.items():
+        for settings, names in groups:
+            if together or settings & set(by):
+                settings |= set(by)
+                names.append(name)
+                break
+        else:
+            groups.append((set(by), [name]))
+    return [names for _, names in groups]
+
+
+def table(caption: str, rows: dict, label: str, together: bool = False) -> list[str]:
+    """rows: {row name: {setting: (first values, second values)}} -> markdown lines; a setting a row has
+    no run of is '-'."""
+    counts = Counter(len(v[0]) for by in rows.values() for v in by.values())
+    seeds = max(counts, key=lambda n: (counts[n], n))  # the commonest number of seeds; on a tie, the larger
+    lines = []
+    for names in _groups(rows, together):
+        settings = sorted({s for n in names for s in rows[n]})
+        lines += [f"{caption}, {seeds} seeds:", "",
+                  f"| {label} | " + " | ".join(_setting(s) for s in settings) + " |",
+                  "|---" * (len(settings) + 1) + "|"]
+        lines += [f"| {n} | " + " | ".join(cell(*rows[n][s], seeds) if s in rows[n] else "-" for s in settings)
+                  + " |" for n in names]
+        lines.append("")
+    return lines
+
+
+def e2_rows(data: dict, sweep: str) -> dict:
+    """{method title: {setting: (final rewards, areas)}} of an E2 sweep's stored runs."""
+    key = E2_SWEEPS[sweep][0]
+    rows: dict = {}
+    for k in data["sweeps"].get(sweep, {}).get("keys", []):
+        run = data["runs"].get(k)
+        if run is None:
+            continue
+        c = run["config"]
+        name = E2_METHODS[c["method"]]
+        steps, rewards = reward_curve(run["result"])
+        finals, areas = rows.setdefault(name, {}).setdefault(c[key], ([], []))
+        finals.append(float(rewards[-1]))
+        areas.append(area_under_curve(steps, rewards))
+    order = list(E2_METHODS.values())
+    return {n: rows[n] for n in sorted(rows, key=order.index)}
+
+
+def e3_rows(runs: dict) -> dict:
+    """{(env, num_envs): {model title: {lr: (success areas, final successes)}}} of the stored E3 runs."""
+    cells: dict = {}
+    for run in runs.values():
+        c = run["config"]
+        by = cells.setdefault((c["env"], c["num_envs"]), {}).setdefault(E3_MODELS[c["model"]], {})
+        areas, finals = by.setdefault(c["lr"], ([], []))
+        areas.append(success_area(run["result"]))
+        finals.append(final_success(run["result"]))
+    order = list(E3_MODELS.values())
+    return {cell_: {m: by[m] for m in sorted(by, key=order.index)}
+            for cell_, by in sorted(cells.items(), key=lambda kv: (kv[0][0] != "escape", kv[0][1]))}
+
+
+def section(paper_dir: Path) -> list[str]:
+    """The markdown section of every stored sweep under paper_dir (e2/, e3/); [] when none is stored."""
+    lines = []
+    e2_dir, e3_dir = Path(paper_dir) / "e2", Path(paper_dir) / "e3"
+    if (e2_dir / "sweeps.json").exists():
+        data = load_e2(e2_dir)
+        for sweep, (_, label) in E2_SWEEPS.items():
+            rows = e2_rows(data, sweep)
+            if len({s for by in rows.values() for s in by}) >= 2:
+                lines += table(f"E2 `{sweep}`: final noise-free eval reward ± SE / area under the eval curve",
+                               rows, label, together=sweep == "ablation")
+    if (e3_dir / "sweeps.json").exists():
+        for (env, n), rows in e3_rows(load_e3(e3_dir)).items():
+            lines += table(f"E3 {env}, `num_envs` {n}: success area ± SE / success over the last 5 updates",
+                           rows, "learning rate")
+    return lines

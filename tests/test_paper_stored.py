@@ -373,3 +373,52 @@ def test_e3_status_estimates_from_the_stored_runs_of_each_kind(tmp_path):
     assert rows["paper"]["left_hours"] == pytest.approx(left / 3600)
     # nothing of Explore stored: the bench's own time an update
     assert rows["explore"]["left_hours"] == pytest.approx(2 * EXPLORE_20[BPTT] / 3600)
+
+
+# C8-tuned: areas by method and rate; SG adaptive is best at 5e-3, BP at 2e-3 (seed-dependent wobble)
+TUNED_AREAS = {"sg": {5e-4: 0.2, 1e-3: 0.4, 2e-3: 0.6, 5e-3: 0.7, 1e-2: 0.3},
+               "bp": {5e-4: 0.3, 1e-3: 0.5, 2e-3: 0.55, 5e-3: 0.1, 1e-2: 0.1}}
+
+
+def _store_tuned(folder, areas, skip=None):
+    plan = {name: bandit_paper.blocks(TINY | {"width": 16}, SEEDS)[name] for name in ("methods", "lr")}
+    for task in plan["lr"][1]:
+        c = task.config
+        if c["method"] in areas and task.key != skip:
+            wobble = 0.01 * (c["seed"] % 3) if c["method"] == "sg" else 0.01 * (c["seed"] % 2)
+            write(folder, task, bandit_result(areas[c["method"]][c["lr"]] + wobble), BANDIT_TRAIN)
+    return plan
+
+
+def test_c8_tuned_compares_each_method_at_its_best_rate(tmp_path):
+    plan = _store_tuned(tmp_path, TUNED_AREAS)
+    row = bandit_paper.c8_tuned_stored(*bandit_paper.load_stored(tmp_path, plan))
+    # per seed 0.7 + 0.01 (s % 3) - 0.55 - 0.01 (s % 2): 0.15, 0.15, 0.17 over seeds 0-2, mean +0.157, SE 0.0067
+    assert row.id == "C8-tuned" and row.status == PASS
+    assert "best rate by mean area: SG adaptive 0.005, BP 0.002" in row.numbers
+    assert "difference of areas +0.157 (SE 0.0067)" in row.numbers
+    assert "Covers 30 of the lr block's 30 runs of SG adaptive and BP" in row.numbers
+    # BP at 2e-3 lifted above SG's best: FAIL; at the authors' rates SG would still have won
+    _store_tuned(tmp_path, {"bp": TUNED_AREAS["bp"] | {2e-3: 0.9}})
+    row = bandit_paper.c8_tuned_stored(*bandit_paper.load_stored(tmp_path, plan))
+    assert row.status == FAIL and "BP 0.002" in row.numbers
+    # a run missing: not judged yet
+    missing = [t for t in plan["lr"][1] if t.config["method"] == "bp"][-1].key
+    (tmp_path / "runs" / f"{missing}.json").unlink()
+    row = bandit_paper.c8_tuned_stored(*bandit_paper.load_stored(tmp_path, plan))
+    assert row.status == NOT_YET and "Covers 29 of the lr block's 30 runs" in row.numbers
+
+
+def test_c8_tuned_is_inconclusive_when_the_seeds_disagree(tmp_path):
+    plan = _store_tuned(tmp_path, {"sg": TUNED_AREAS["sg"] | {2e-3: 0.5, 5e-3: 0.55}, "bp": TUNED_AREAS["bp"]})
+    # per seed 0.55 + 0.01 (s % 3) - 0.55 - 0.01 (s % 2): 0, 0, +0.02: t = 1 against 4.30
+    row = bandit_paper.c8_tuned_stored(*bandit_paper.load_stored(tmp_path, plan))
+    assert row.status == INCONCLUSIVE and "paired t = 1.00 against +-4.30" in row.numbers
+
+
+def test_the_best_rate_takes_the_largest_mean_and_the_smaller_rate_on_a_tie():
+    from learning.bandit.claims import best_rate
+
+    assert best_rate({1e-3: {0: 0.5, 1: 0.3}, 2e-3: {0: 0.45}}) == 2e-3  # means 0.4 and 0.45
+    assert best_rate({2e-3: {0: 0.5}, 1e-3: {0: 0.5}}) == 1e-3
+    assert best_rate({}) is None

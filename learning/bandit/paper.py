@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from learning.bandit.hypotheses import CONTROLS, FEATURE_RMS
-from learning.bandit.claims import C8_12_SWEEP, c8_check, c8_trend_check, paired_areas
+from learning.bandit.claims import C8_12_SWEEP, c8_check, c8_trend_check, c8_tuned_check, paired_areas
 from learning.bandit.sweeps import P_FLIPS, sweep_tasks
 from learning.bandit.train import CONTROL_DEFAULTS, DEFAULTS, train
 from learning.stored import first_of_each_block, load_plan, missing_text
@@ -190,6 +190,15 @@ def c8_trend_stored(plan: dict, stored: dict) -> CheckResult:
     have = sum(t.key in stored for t in tasks)
     below_top = any(t.key in stored and t.config["p_flip"] != max(P_FLIPS) for t in tasks)
     return _judged_when(row, below_top, f"Covers {have} of the block's {len(tasks)} runs")
+
+
+def c8_tuned_stored(plan: dict, stored: dict) -> CheckResult:
+    """C8-tuned from the stored lr block: judged once SG adaptive and BP have every rate and seed stored."""
+    data = {"sweeps": manifest(plan, stored), "runs": stored}
+    tasks = [t for t in plan.get("lr", (None, []))[1] if t.config["method"] in ("sg", "bp")]
+    have = sum(t.key in stored for t in tasks)
+    return _judged_when(c8_tuned_check(data), bool(tasks) and have == len(tasks),
+                        f"Covers {have} of the lr block's {len(tasks)} runs of SG adaptive and BP")
 
 
 def _judged_when(row: CheckResult, judged: bool, coverage: str, figure_if_not: str | None = None) -> CheckResult:

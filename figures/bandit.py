@@ -337,11 +337,13 @@ def _mechanism_label(config: dict) -> str:
         parts.append("SG replaced by noise")
     if config.get("sg_init") == "matched":
         parts.append("SG at BP's scale")
+    if config.get("sg_frozen"):
+        parts.append("SG frozen at its start")
     return "; ".join(parts)
 
 
 def mechanism_controls(data: dict, outdir: Path) -> list[Path]:
-    """The controls of H1-H4 (sweep 'mechanism') beside the paper's pair: the eval reward, the policy's
+    """The controls of H1-H5 (sweep 'mechanism') beside the paper's pair: the eval reward, the policy's
     entropy and modal share, and the last hidden layer's output rms against step (the measures exist
     for the runs made with them)."""
     runs = _runs_of(data, "mechanism")
@@ -349,7 +351,7 @@ def mechanism_controls(data: dict, outdir: Path) -> list[Path]:
         return []
     pair = [r for r in _runs_of(data, "methods") if r["config"]["method"] in ("sg", "bp")]
     fig, axes = panels(4, width=4.2, height=4.0)
-    groups = _groups(runs + pair, ("method", "lr", "baseline", "train", "sg_noise", "sg_init", "feature_rms"))
+    groups = _groups(runs + pair, ("method", "lr", "baseline", "train", "sg_noise", "sg_frozen", "sg_init", "feature_rms"))
     for i, (_, group) in enumerate(groups.items()):
         color, label = f"C{i % 10}", _mechanism_label(group[0]["config"])
         steps, rows = _eval_matrix(group)

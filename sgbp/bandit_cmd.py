@@ -74,6 +74,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--sg-noise", action="store_const", const=True, default=None,
                    help="mechanism control (sg, sg-fixed): the SG term replaced by Gaussian noise with the SG "
                    "prediction's rms per neuron and step")
+    p.add_argument("--sg-frozen", action="store_const", const=True, default=None,
+                   help="mechanism control (sg, sg-fixed): the SG predictors never updated, kept at their start")
     p.add_argument("--feature-rms", type=float, help="mechanism control (with --train readout): the frozen last "
                    "hidden layer's output rescaled to this rms")
     p.add_argument("--out", default="results/bandit", metavar="DIR",

@@ -37,7 +37,7 @@ SUFFIX_SOURCES = {
     "12": "this toolkit: C8's criterion at 12 seeds",
     "trend": "this toolkit: C8's trend with the noise",
     "tuned": "this toolkit: C8 with each method at its best learning rate",
-    "why": "this toolkit: the hypotheses H1-H4 of the mechanism",
+    "why": "this toolkit: the hypotheses H1-H5 of the mechanism",
 }
 # the rows that judge the toolkit itself, not the paper: its formalisation (T-rows) and whether the
 # committed paper-scale runs still reproduce; `sgbp reproduce` exits 1 when one of them FAILs
@@ -52,7 +52,7 @@ def claim_source(check) -> str:
     if check.id in SOURCES:
         return SOURCES[check.id]
     if "-vs-" in check.id:
-        return "this toolkit: a control of the hypotheses H1-H4"
+        return "this toolkit: a control of the hypotheses H1-H5"
     return SUFFIX_SOURCES.get(check.id.partition("-")[2], "")
 
 HEADER = """# Paper checks

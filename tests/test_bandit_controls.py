@@ -77,6 +77,22 @@ def test_sg_noise_enters_the_update_and_repeats_with_the_seed():
     assert a["measures"][-1]["layers"] != plain["measures"][-1]["layers"]
 
 
+def test_a_frozen_sg_stays_at_its_start_while_the_policy_learns():
+    frozen, x, y, _ = _learner({**SHORT, "method": "sg", "sg_frozen": True})
+    trained, _, _, _ = _learner({**SHORT, "method": "sg"})
+    start = [p.copy() for p in frozen.sg.params()]
+    assert all(np.array_equal(a, b) for a, b in zip(start, trained.sg.params()))  # the same start
+    policy = [p.copy() for p in frozen.net.params()]
+    for learner in (frozen, trained):
+        rng = np.random.default_rng(1)
+        for _ in range(3):
+            learner.step(x[:16], y[:16], 0.2, rng)
+    assert all(np.array_equal(a, b) for a, b in zip(start, frozen.sg.params()))
+    assert not any(np.array_equal(a, b) for a, b in zip(start, trained.sg.params()))
+    assert not any(np.array_equal(a, b) for a, b in zip(policy, frozen.net.params()))
+    assert frozen.sg_loss is None and trained.sg_loss > 0
+
+
 def test_matched_start_gives_the_sg_the_feedbacks_rms_on_the_first_batch():
     learner, x, y, _ = _learner({**SHORT, "method": "sg", "sg_init": "matched"})
     rng = np.random.default_rng(9)
@@ -140,6 +156,7 @@ def test_measures_start_unmoved_and_do_not_change_the_training():
     ({"train": "hidden"}, "train must be 'all' or 'readout'"),
     ({"method": "sg", "train": "readout"}, "train 'readout' needs method 'bp'"),
     ({"method": "bp", "sg_noise": True}, "sg_noise needs method 'sg' or 'sg-fixed'"),
+    ({"method": "mlp", "sg_frozen": True}, "sg_frozen needs method 'sg' or 'sg-fixed'"),
     ({"method": "bp", "train": "readout", "feature_rms": -1}, r"feature_rms must be a number > 0"),
     ({"method": "bp", "feature_rms": 2.0}, "feature_rms needs train 'readout'"),
     ({"sg_init": "large"}, "sg_init must be 'policy', 'zero' or 'matched'"),
@@ -181,6 +198,12 @@ def test_decision_rules_by_hand():
     st = {("readout-scaled", "readout5e-3"): INCONCLUSIVE, ("readout-scaled", "sg"): FAIL}
     assert decide(st)["H4"][0] == "ruled out"
     assert decide({("readout-scaled", "readout5e-3"): NOT_YET, ("readout-scaled", "sg"): FAIL})["H4"][0] == "open"
+    # H5 from the frozen SG: as fast as the trained SG and faster than BP, or behind the trained SG
+    assert decide({("frozen", "sg"): INCONCLUSIVE, ("frozen", "bp"): PASS})["H5"][0] == "supported"
+    assert decide({("frozen", "sg"): PASS, ("frozen", "bp"): PASS})["H5"][0] == "supported"
+    assert decide({("frozen", "sg"): FAIL, ("frozen", "bp"): PASS})["H5"][0] == "ruled out"
+    assert decide({("frozen", "sg"): INCONCLUSIVE, ("frozen", "bp"): INCONCLUSIVE})["H5"][0] == "open"
+    assert decide({})["H5"][0] == "open"
 
 
 def test_control_rows_pair_the_groups_by_seed_and_summarise():

@@ -1,4 +1,4 @@
-"""Why SG adaptive learns faster than BP in the bandit: four hypotheses, decided by controls (beyond the paper).
+"""Why SG adaptive learns faster than BP in the bandit: five hypotheses, decided by controls (beyond the paper).
 
 The stored probes find the SG-mixed gradient no better an estimate than BP's, so C8's gain comes with
 the learning rate SG makes usable. The candidate causes and the control runs that test them (block
@@ -15,6 +15,10 @@ the learning rate SG makes usable. The candidate causes and the control runs tha
     H4  The SG's updates grow the hidden outputs, and the logits' readout then steps further: a learning
         rate in disguise. Control: the readout-only run with the frozen features rescaled to the rms that
         SG adaptive's last hidden layer reaches (FEATURE_RMS), at 5e-3.
+    H5  (added after H1-H4 were decided, before its control was run) The SG's learning is not needed: what
+        drives the hidden layers is a persistent signal, and the SG at its start, a fixed random linear
+        map of each neuron's input, gives one as well. Control: SG adaptive with the SG predictors never
+        updated (sg_frozen), at 5e-3.
 
 Criterion of each row (fixed before the control runs): C8's, the paired t test at two-sided 5% over
 seeds of the difference of areas under the eval reward curve, first minus second: PASS when the first
@@ -31,7 +35,9 @@ INCONCLUSIVE):
         ruled out if noise against SG PASSes, or is not FAIL while matched against SG FAILs;
     H4  supported if readout-scaled against readout5e-3 PASSes and against SG is not FAIL;
         partly supported if the first PASSes and the second FAILs;
-        ruled out if readout-scaled against readout5e-3 does not PASS and against SG FAILs.
+        ruled out if readout-scaled against readout5e-3 does not PASS and against SG FAILs;
+    H5  supported if frozen against SG is not FAIL and frozen against BP PASSes;
+        ruled out if frozen against SG FAILs.
 Otherwise the hypothesis is open. The summary row C8-why is PASS when the controls decide every
 hypothesis, INCONCLUSIVE when one is open.
 """
@@ -68,6 +74,8 @@ CONTROLS = {
               {"method": "sg", "lr": 5e-3, "sg_noise": True}),
     "matched": ("H3", "SG adaptive with the SG started at BP's feedback's scale (5e-3)",
                 {"method": "sg", "lr": 5e-3, "sg_init": "matched"}),
+    "frozen": ("H5", "SG adaptive with the SG predictors frozen at their start (5e-3)",
+               {"method": "sg", "lr": 5e-3, "sg_frozen": True}),
     "readout-scaled": ("H4", "the readout-only run at 5e-3 with the frozen features rescaled to SG adaptive's "
                        "last hidden rms", {"method": "bp", "lr": 5e-3, "train": "readout", "feature_rms": "any"}),
 }
@@ -79,6 +87,7 @@ HYPOTHESES = {
     "H2": "only the readout learns, over drifting random features",
     "H3": "the SG's content matters beyond its size",
     "H4": "the SG's updates grow the features: a learning rate in disguise",
+    "H5": "the SG's learning is not needed: its fixed start drives the hidden layers as well",
 }
 
 
@@ -179,15 +188,21 @@ def decide(status: dict) -> dict:
         out["H3"] = ("open", "the noise and matched rows do not decide it")
     verdict = gain("readout-scaled", "readout5e-3", "sg")
     out["H4"] = (verdict, GAIN_REASONS["H4"][verdict])
+    if not_fail("frozen", "sg") and s("frozen", "bp") == PASS:
+        out["H5"] = ("supported", "the SG frozen at its start learns as fast as the trained SG, and faster than BP")
+    elif s("frozen", "sg") == FAIL:
+        out["H5"] = ("ruled out", "the SG frozen at its start falls behind the trained SG")
+    else:
+        out["H5"] = ("open", "the frozen rows do not decide it")
     return out
 
 
 def summary_row(rows: list[CheckResult]) -> CheckResult:
-    """C8-why: which of H1-H4 the control rows support and which they rule out."""
+    """C8-why: which of H1-H5 the control rows support and which they rule out."""
     status = {tuple(r.id[len("C8-"):].split("-vs-")): r.status for r in rows}
     verdicts = decide(status)
     statement = ("Why SG adaptive learns faster than BP in the bandit (beyond the paper): the controls decide each "
-                 "of H1-H4 (criterion: the decision rules of learning.bandit.hypotheses, fixed before the runs)")
+                 "of H1-H5 (criterion: the decision rules of learning.bandit.hypotheses, fixed before the runs)")
     numbers = "; ".join(f"{h} ({HYPOTHESES[h]}): {v}, {why}" for h, (v, why) in verdicts.items())
     if all(st == NOT_YET for st in status.values()):
         return CheckResult(id="C8-why", statement=statement, method=NOT_YET, status=NOT_YET, figure=None,

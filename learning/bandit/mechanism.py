@@ -138,7 +138,7 @@ def _areas(runs: dict, group: tuple) -> dict:
         c = run["config"]
         if (c["method"], c["sg_init"], c["optimizer"], c["p_flip"]) == (method, init, optimizer, 0.4) \
                 and (lr is None or c["lr"] == lr) and c["steps"] == 1500 \
-                and all(c.get(k, v) == v for k, v in CONTROL_DEFAULTS.items()):  # not a run of the H1-H4 controls
+                and all(c.get(k, v) == v for k, v in CONTROL_DEFAULTS.items()):  # not a run of the H1-H5 controls
             out[c["seed"]] = area_under_curve(*reward_curve(run["result"]))
     return out
 

@@ -7,7 +7,7 @@ Blocks, in the order they are run (each a sweep of learning.bandit.sweeps at the
     c8-12          SG adaptive and BP at p_flip 0.4, seeds 0-11 (C8-12; seeds 0-5 are the methods block's);
     p_flip-rest    SG fixed and the MLP at p_flip 0 to 0.4 (the rest of the paper's sweep);
     lr, parents, ablation   the paper's other sweeps;
-    mechanism, mechanism-scaled   beyond the paper: the controls of H1-H4 (learning.bandit.hypotheses);
+    mechanism, mechanism-scaled   beyond the paper: the controls of H1-H5 (learning.bandit.hypotheses);
     controls       beyond the paper (the mechanism): SG adaptive and BP at one shared learning rate
                    (1e-3 and 5e-3), and SG adaptive with the SG started at zero.
 The quick check recomputes the first PREFIX_STEPS steps of seed 0 of every method of `methods` and of the

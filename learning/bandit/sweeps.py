@@ -94,6 +94,7 @@ def run_key(config: dict) -> str:
     # the mechanism controls, when set, name themselves (the keys of the runs without them are unchanged)
     controls = "".join(f"_{name}-{config[name]}" for name in ("baseline", "train") if name in config)
     controls += "_sg-noise" if config.get("sg_noise") else ""
+    controls += "_sg-frozen" if config.get("sg_frozen") else ""
     controls += "_sg-matched" if config.get("sg_init") == "matched" else ""
     controls += f"_rms{config['feature_rms']:g}" if config.get("feature_rms") is not None else ""
     return (f"{config['method']}_p{config['p_flip']:g}_lr{config['lr']:g}_k{config['parents']}"

@@ -71,9 +71,10 @@ DEFAULTS = {
     "baseline": "none",  # REINFORCE's baseline: "none" (the paper's) or "batch" (the batch's mean reward)
     "train": "all",  # "all", or "readout" (bp only: the hidden layers frozen at their start)
     "sg_noise": False,  # sg methods: the SG term replaced by Gaussian noise of the SG's rms per neuron
+    "sg_frozen": False,  # sg methods: the SG predictors never updated (they stay at their start)
     "feature_rms": None,  # train "readout": the last hidden layer's output rescaled to this rms (None: as is)
 }
-CONTROL_DEFAULTS = {k: DEFAULTS[k] for k in ("baseline", "train", "sg_noise", "feature_rms")}
+CONTROL_DEFAULTS = {k: DEFAULTS[k] for k in ("baseline", "train", "sg_noise", "sg_frozen", "feature_rms")}
 
 _POSITIVE_INTS = ("layers", "width", "neuron", "slots", "parents", "mlp_width", "steps", "eval_points",
                   "eval_size", "probe_draws", "probe_batch")
@@ -155,6 +156,10 @@ def _check_controls(cfg: dict) -> None:
         raise ValueError(f"sg_noise must be true or false, got {cfg['sg_noise']!r}")
     if cfg["sg_noise"] and cfg["method"] not in ("sg", "sg-fixed"):
         raise ValueError(f"sg_noise needs method 'sg' or 'sg-fixed', got {cfg['method']!r}")
+    if not isinstance(cfg["sg_frozen"], bool):
+        raise ValueError(f"sg_frozen must be true or false, got {cfg['sg_frozen']!r}")
+    if cfg["sg_frozen"] and cfg["method"] not in ("sg", "sg-fixed"):
+        raise ValueError(f"sg_frozen needs method 'sg' or 'sg-fixed', got {cfg['method']!r}")
     if cfg["feature_rms"] is not None:
         if not _is_number(cfg["feature_rms"]) or not cfg["feature_rms"] > 0:
             raise ValueError(f"feature_rms must be a number > 0 or null, got {cfg['feature_rms']!r}")
@@ -199,6 +204,7 @@ class Learner:
         self.sg_loss = None
         self.baseline = cfg.get("baseline", "none")
         self.sg_noise = cfg.get("sg_noise", False)
+        self.sg_frozen = cfg.get("sg_frozen", False)
         self.noise_rng = noise_rng
         self.feature_scale = 1.0  # the readout control's factor on h_L (set_feature_rms)
 
@@ -263,7 +269,8 @@ class Learner:
         elif self.method == "bp":
             grads = flat_grads(self.net.backward(cache, d)[0])
         else:
-            self.sg_loss = self.sg_trainer.update(self.net, cache, d, self.lambdas.values)
+            if not self.sg_frozen:
+                self.sg_loss = self.sg_trainer.update(self.net, cache, d, self.lambdas.values)
             preds = self.noise_like(cache) if self.sg_noise else None
             grads = flat_grads(mixed_backward(self.net, self.sg, cache, d, self.lambdas, preds)[0])
         self.opt.step(grads)

@@ -122,7 +122,8 @@ def paper_stage(out: Path, profile: str, workers: int = 2, plans: dict | None = 
     methods = {t.key: e2["stored"][t.key] for t in e2["plan"].get("methods", (None, []))[1] if t.key in e2["stored"]}
     return ([bandit_paper.c8_stored(e2["plan"], e2["stored"]), bandit_paper.c8_12_stored(e2["plan"], e2["stored"]),
              bandit_paper.c8_trend_stored(e2["plan"], e2["stored"]),
-             bandit_paper.c8_tuned_stored(e2["plan"], e2["stored"]), rl_paper.c9_stored(e3["plan"], e3["stored"]),
+             bandit_paper.c8_tuned_stored(e2["plan"], e2["stored"]), bandit_paper.c8_tuned_wide_stored(e2["plan"], e2["stored"]),
+             rl_paper.c9_stored(e3["plan"], e3["stored"]),
              reproduce_row("E2", e2["checks"], profile == "full"), reproduce_row("E3", e3["checks"], profile == "full")]
             + mechanism_rows(methods) + control_rows(e2["stored"]) + hypothesis_rows(e2["stored"]))
 

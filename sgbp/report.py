@@ -37,6 +37,7 @@ SUFFIX_SOURCES = {
     "12": "this toolkit: C8's criterion at 12 seeds",
     "trend": "this toolkit: C8's trend with the noise",
     "tuned": "this toolkit: C8 with each method at its best learning rate",
+    "tuned-wide": "this toolkit: C8 with each method at its best learning rate, BP's grid widened",
     "why": "this toolkit: the hypotheses H1-H5 of the mechanism",
 }
 # the rows that judge the toolkit itself, not the paper: its formalisation (T-rows) and whether the

@@ -422,3 +422,28 @@ def test_the_best_rate_takes_the_largest_mean_and_the_smaller_rate_on_a_tie():
     assert best_rate({1e-3: {0: 0.5, 1: 0.3}, 2e-3: {0: 0.45}}) == 2e-3  # means 0.4 and 0.45
     assert best_rate({2e-3: {0: 0.5}, 1e-3: {0: 0.5}}) == 1e-3
     assert best_rate({}) is None
+
+
+def test_c8_tuned_wide_takes_bps_rates_below_the_papers(tmp_path):
+    plan = {name: bandit_paper.blocks(TINY | {"width": 16}, SEEDS)[name] for name in ("methods", "lr", "lr-low")}
+    _store_tuned(tmp_path, TUNED_AREAS)
+    p, stored = bandit_paper.load_stored(tmp_path, plan)
+    assert bandit_paper.c8_tuned_wide_stored(p, stored).status == NOT_YET  # lr-low not stored
+    # BP at 2e-4 well above its paper-grid best (2e-3, 0.55) and above SG's 0.7: the wide row FAILs, C8-tuned
+    # (the paper's five rates) still PASSes; BP's best is not at the widened grid's edge
+    for task in plan["lr-low"][1]:
+        write(tmp_path, task, bandit_result(0.9 if task.config["lr"] == 2e-4 else 0.2), BANDIT_TRAIN)
+    p, stored = bandit_paper.load_stored(tmp_path, plan)
+    wide, tuned = bandit_paper.c8_tuned_wide_stored(p, stored), bandit_paper.c8_tuned_stored(p, stored)
+    assert wide.status == FAIL and "BP 0.0002" in wide.numbers and "BP's best is" not in wide.numbers
+    assert "Covers 36 of the 36 runs of SG adaptive and BP in blocks lr and lr-low" in wide.numbers
+    assert tuned.status == PASS and "BP 0.002" in tuned.numbers and "0.0002" not in tuned.numbers
+
+
+def test_a_best_rate_at_the_edge_of_its_grid_is_said():
+    from learning.bandit.claims import edge_note
+
+    grid = {1e-4: {0: 0.5}, 1e-3: {0: 0.3}, 1e-2: {0: 0.1}}
+    assert edge_note(grid, 1e-4, "BP") == "; BP's best is the smallest rate run (its best may lie below)"
+    assert edge_note(grid, 1e-2, "BP") == "; BP's best is the largest rate run (its best may lie above)"
+    assert edge_note(grid, 1e-3, "BP") == "" and edge_note({1e-3: {0: 0.3}}, 1e-3, "BP") == ""

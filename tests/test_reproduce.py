@@ -23,7 +23,8 @@ SMALL_STUDIES = {
 }
 
 
-NEED_PAPER_BLOCKS = set(CONTROLS) | {row_id(c, r) for c, r in PAIRS} | {"C8-why", "C8-12", "C8-trend", "C8-tuned"}
+NEED_PAPER_BLOCKS = set(CONTROLS) | {row_id(c, r) for c, r in PAIRS} | {"C8-why", "C8-12", "C8-trend", "C8-tuned",
+                                                                          "C8-tuned-wide"}
 # the test profile's bandit runs only the method comparison: no p_flip, lr, parents or ablation sweep
 E2_NOT_IN_PROFILE = {"e2_final_vs_p_flip", "e2_final_vs_lr", "e2_final_vs_parents", "e2_ablation", "e2_controls",
                      "e2_mechanism"}

@@ -7,6 +7,7 @@ Blocks, in the order they are run (each a sweep of learning.bandit.sweeps at the
     c8-12          SG adaptive and BP at p_flip 0.4, seeds 0-11 (C8-12; seeds 0-5 are the methods block's);
     p_flip-rest    SG fixed and the MLP at p_flip 0 to 0.4 (the rest of the paper's sweep);
     lr, parents, ablation   the paper's other sweeps;
+    lr-low         beyond the paper: BP at 2e-4 and 1e-4, below the paper's grid (C8-tuned-wide);
     mechanism, mechanism-scaled   beyond the paper: the controls of H1-H5 (learning.bandit.hypotheses);
     controls       beyond the paper (the mechanism): SG adaptive and BP at one shared learning rate
                    (1e-3 and 5e-3), and SG adaptive with the SG started at zero.
@@ -20,7 +21,7 @@ from dataclasses import replace
 
 from learning.bandit.hypotheses import CONTROLS, FEATURE_RMS
 from learning.bandit.claims import C8_12_SWEEP, c8_check, c8_trend_check, c8_tuned_check, paired_areas
-from learning.bandit.sweeps import P_FLIPS, sweep_tasks
+from learning.bandit.sweeps import LRS, P_FLIPS, sweep_tasks
 from learning.bandit.train import CONTROL_DEFAULTS, DEFAULTS, train
 from learning.stored import first_of_each_block, load_plan, missing_text
 from runner.target import compile_target, same_target
@@ -36,6 +37,8 @@ SGD_PILOT_LRS = {"sg": (1e-4, 1e-3, 1e-2, 1e-1, 1.0), "bp": (1e-1, 1.0, 10.0, 10
 # the pilot (sgd-pilot block, stored): BP's area is largest at 10 (0.166; 0.111 at 1 and 100); SG
 # adaptive stays at chance at every rate from 1e-4 to 1 (areas 0.107 to 0.111), largest at 1
 SGD_LR = {"sg": 1.0, "bp": 10.0}
+# below the paper's learning-rate grid for BP, whose best of the paper's five is its smallest (C8-tuned-wide)
+BP_LOW_LRS = (2e-4, 1e-4)
 BASE = DEFAULTS | {"probe_points": 10, "probe_draws": 32}
 PREFIX_STEPS = 100
 DISCRETE = ("eval",)  # eval rewards: shares of sampled actions that are right
@@ -75,6 +78,7 @@ def blocks(base: dict = BASE, seeds=SEEDS) -> dict:
         "c8-12": (C8_12_SWEEP, twelve),
         "p_flip-rest": sweep("p_flip", ("sg-fixed", "mlp")),
         "lr": sweep("lr"),
+        "lr-low": ("lr", [t for lr in BP_LOW_LRS for t in sweep_tasks("methods", base | {"lr": lr}, seeds, ("bp",))]),
         "parents": sweep("parents"),
         "ablation": sweep("ablation"),
         "controls": ("controls", controls),
@@ -193,12 +197,25 @@ def c8_trend_stored(plan: dict, stored: dict) -> CheckResult:
 
 
 def c8_tuned_stored(plan: dict, stored: dict) -> CheckResult:
-    """C8-tuned from the stored lr block: judged once SG adaptive and BP have every rate and seed stored."""
+    """C8-tuned from the stored lr block (the paper's five rates a method): judged once SG adaptive and BP
+    have every rate and seed stored."""
     data = {"sweeps": manifest(plan, stored), "runs": stored}
     tasks = [t for t in plan.get("lr", (None, []))[1] if t.config["method"] in ("sg", "bp")]
     have = sum(t.key in stored for t in tasks)
-    return _judged_when(c8_tuned_check(data), bool(tasks) and have == len(tasks),
+    paper_rates = {"sg": LRS["sparse"], "bp": LRS["sparse"]}
+    return _judged_when(c8_tuned_check(data, paper_rates), bool(tasks) and have == len(tasks),
                         f"Covers {have} of the lr block's {len(tasks)} runs of SG adaptive and BP")
+
+
+def c8_tuned_wide_stored(plan: dict, stored: dict) -> CheckResult:
+    """C8-tuned-wide: C8-tuned over the lr sweep with BP's rates below the paper's (block lr-low) added."""
+    data = {"sweeps": manifest(plan, stored), "runs": stored}
+    tasks = ([t for t in plan.get("lr", (None, []))[1] if t.config["method"] in ("sg", "bp")]
+             + list(plan.get("lr-low", (None, []))[1]))
+    have = sum(t.key in stored for t in tasks)
+    low = plan.get("lr-low", (None, []))[1]
+    return _judged_when(c8_tuned_check(data, row_id="C8-tuned-wide"), bool(low) and have == len(tasks),
+                        f"Covers {have} of the {len(tasks)} runs of SG adaptive and BP in blocks lr and lr-low")
 
 
 def _judged_when(row: CheckResult, judged: bool, coverage: str, figure_if_not: str | None = None) -> CheckResult:

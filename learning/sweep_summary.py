@@ -4,8 +4,8 @@ One table per E2 sweep (`p_flip`, `lr`, `parents`, the fixed-lambda `ablation`) 
 and `num_envs`: a row per method (model), a column per setting, each cell the mean over seeds with
 its standard error (ddof 1) and a second measure after a slash. E2: final noise-free eval reward ± SE /
 area under the eval curve; E3: normalised success area ± SE / success over the last 5 updates. The
-number of seeds is the caption's unless a cell says otherwise in brackets. Methods whose settings
-differ (the MLP's learning rates) get a table of their own.
+number of seeds is the caption's unless a cell says otherwise in brackets. Rows whose settings do not
+overlap get tables of their own, and so do the MLP's learning rates (a grid of its own).
 """
 
 from __future__ import annotations
@@ -43,13 +43,13 @@ def _setting(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _groups(rows: dict, together: bool) -> list[list[str]]:
+def _groups(rows: dict) -> list[list[str]]:
     """Row names in tables: rows whose settings overlap share one (the union of their settings as
-    columns), rows with settings of their own (the MLP's learning rates) get another; together: one."""
+    columns), rows with settings of their own get another."""
     groups: list[tuple[set, list[str]]] = []
     for name, by in rows.items():
         for settings, names in groups:
-            if together or settings & set(by):
+            if settings & set(by):
                 settings |= set(by)
                 names.append(name)
                 break
@@ -58,13 +58,13 @@ def _groups(rows: dict, together: bool) -> list[list[str]]:
     return [names for _, names in groups]
 
 
-def table(caption: str, rows: dict, label: str, together: bool = False) -> list[str]:
-    """rows: {row name: {setting: (first values, second values)}} -> markdown lines; a setting a row has
-    no run of is '-'."""
+def table(caption: str, rows: dict, label: str, groups: list[list[str]] | None = None) -> list[str]:
+    """rows: {row name: {setting: (first values, second values)}} -> markdown lines, a table per group of
+    row names (default: rows whose settings overlap); a setting a row has no run of is '-'."""
     counts = Counter(len(v[0]) for by in rows.values() for v in by.values())
     seeds = max(counts, key=lambda n: (counts[n], n))  # the commonest number of seeds; on a tie, the larger
     lines = []
-    for names in _groups(rows, together):
+    for names in (groups if groups is not None else _groups(rows)):
         settings = sorted({s for n in names for s in rows[n]})
         lines += [f"{caption}, {seeds} seeds:", "",
                   f"| {label} | " + " | ".join(_setting(s) for s in settings) + " |",
@@ -93,6 +93,16 @@ def e2_rows(data: dict, sweep: str) -> dict:
     return {n: rows[n] for n in sorted(rows, key=order.index)}
 
 
+def _e2_groups(sweep: str, rows: dict) -> list[list[str]] | None:
+    """The ablation's rows in one table (adaptive lambda beside the fixed ones); the learning rates of
+    SparseNet and of the MLP, a network with a grid of its own, apart; else by overlapping settings."""
+    if sweep == "ablation":
+        return [list(rows)]
+    if sweep == "lr":
+        return [g for g in ([n for n in rows if n != E2_METHODS["mlp"]], [n for n in rows if n == E2_METHODS["mlp"]]) if g]
+    return None
+
+
 def e3_rows(runs: dict) -> dict:
     """{(env, num_envs): {model title: {lr: (success areas, final successes)}}} of the stored E3 runs."""
     cells: dict = {}
@@ -117,7 +127,7 @@ def section(paper_dir: Path) -> list[str]:
             rows = e2_rows(data, sweep)
             if len({s for by in rows.values() for s in by}) >= 2:
                 lines += table(f"E2 `{sweep}`: final noise-free eval reward ± SE / area under the eval curve",
-                               rows, label, together=sweep == "ablation")
+                               rows, label, _e2_groups(sweep, rows))
     if (e3_dir / "sweeps.json").exists():
         for (env, n), rows in e3_rows(load_e3(e3_dir)).items():
             lines += table(f"E3 {env}, `num_envs` {n}: success area ± SE / success over the last 5 updates",

@@ -25,8 +25,16 @@ def test_rows_with_overlapping_settings_share_a_table():
     assert lines == ["cap, 2 seeds:", "", "| lr | 0.001 | 0.002 |", "|---|---|---|",
                      "| A | 0.500 ± 0.000 / 0.500 | 0.500 ± 0.000 / 0.500 |", "| B | - | 0.500 ± 0.000 / 0.500 |", "",
                      "cap, 2 seeds:", "", "| lr | 1e-05 |", "|---|---|", "| C | 0.500 ± 0.000 / 0.500 |", ""]
-    together = S.table("cap", rows, "lr", together=True)
+    together = S.table("cap", rows, "lr", groups=[["A", "B", "C"]])
     assert together[2] == "| lr | 1e-05 | 0.001 | 0.002 |" and len([x for x in together if x.startswith("| ")]) == 4
+
+
+def test_the_mlps_learning_rates_get_a_table_of_their_own_even_where_they_meet_bps():
+    one = ([0.5], [0.5])
+    rows = {"BP": {1e-4: one, 1e-3: one}, "MLP": {1e-5: one, 1e-4: one}}
+    assert S._e2_groups("lr", rows) == [["BP"], ["MLP"]]
+    assert S._e2_groups("ablation", rows) == [["BP", "MLP"]] and S._e2_groups("p_flip", rows) is None
+    assert S._groups(rows) == [["BP", "MLP"]]  # by overlap alone they would share one
 
 
 def _e2_run(method, p_flip, seed, rewards):

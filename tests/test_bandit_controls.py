@@ -227,6 +227,8 @@ def test_control_rows_pair_the_groups_by_seed_and_summarise():
     # a run of another p_flip, or with a second control set, belongs to no group
     runs["other"] = run(CONTROLS["noise"][2] | {"p_flip": 0.0}, 4, 0.9)
     runs["two"] = run(CONTROLS["noise"][2] | {"baseline": "batch"}, 5, 0.9)
+    # nor does a run of another sweep at a reference's method and rate (parents 14, seed 0, far behind)
+    runs["parents"] = run(REFERENCES["sg"][1] | {"parents": 14}, 0, 0.0)
     rows = {r.id: r for r in hypothesis_rows(runs)}
     assert set(rows) == {row_id(c, r) for c, r in PAIRS} | {"C8-why"}
     assert rows[row_id("noise", "sg")].status == FAIL and "3 seeds" in rows[row_id("noise", "sg")].numbers

@@ -244,7 +244,7 @@ def test_control_rows_pair_the_groups_by_seed_with_the_known_verdict():
     from learning.bandit.mechanism import CONTROLS, control_rows
 
     def run(method, lr, seed, area, init="policy", optimizer="adam"):
-        config = dict(TINY, method=method, lr=lr, seed=seed, sg_init=init, optimizer=optimizer, steps=1500, p_flip=0.4)
+        config = dict(DEFAULTS, method=method, lr=lr, seed=seed, sg_init=init, optimizer=optimizer, steps=1500, p_flip=0.4)
         return {"config": config, "result": bandit_result(area)}
 
     runs = {}
@@ -259,6 +259,9 @@ def test_control_rows_pair_the_groups_by_seed_with_the_known_verdict():
         # runs of the H1-H4 controls at the same method and rate belong to no group here
         runs[f"g{seed}"] = run("sg", 5e-3, seed, 0.99) | {"config": run("sg", 5e-3, seed, 0)["config"] | {"sg_noise": True}}
         runs[f"h{seed}"] = run("bp", 5e-3, seed, 0.01) | {"config": run("bp", 5e-3, seed, 0)["config"] | {"train": "readout"}}
+        # and so do runs of another sweep at the same method and rate (the parents sweep's, a smaller network)
+        runs[f"i{seed}"] = run("sg", 1e-3, seed, 0.01) | {"config": run("sg", 1e-3, seed, 0)["config"] | {"parents": 14}}
+        runs[f"j{seed}"] = run("bp", 1e-3, seed, 0.99) | {"config": run("bp", 1e-3, seed, 0)["config"] | {"layers": 2}}
     rows = {r.id: r for r in control_rows(runs)}
     assert set(rows) == set(CONTROLS)
     assert rows["C8-lr1e-3"].status == PASS and "3 seeds" in rows["C8-lr1e-3"].numbers

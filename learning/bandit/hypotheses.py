@@ -48,7 +48,7 @@ from __future__ import annotations
 from learning.bandit.sweeps import reward_curve
 from learning.bandit.train import CONTROL_DEFAULTS, DEFAULTS
 from learning.tables import area_under_curve
-from learning.bandit.mechanism import paired_area_row
+from learning.bandit.mechanism import paired_area_row, paper_network
 from theory.checks import FAIL, INCONCLUSIVE, NOT_YET, PASS, CheckResult
 
 P_FLIP, STEPS = 0.4, 1500
@@ -101,7 +101,7 @@ def _settings(name: str) -> dict:
 
 def _matches(config: dict, settings: dict) -> bool:
     """A stored run belongs to a group: its settings named, every other control at its default."""
-    if (config["p_flip"], config["steps"], config["optimizer"]) != (P_FLIP, STEPS, "adam"):
+    if (config["p_flip"], config["steps"], config["optimizer"]) != (P_FLIP, STEPS, "adam") or not paper_network(config):
         return False
     want = {"sg_init": "policy"} | {k: v for k, v in CONTROL_DEFAULTS.items()} | settings
     for key, value in want.items():

@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from learning.bandit.sweeps import reward_curve
-from learning.bandit.train import CONTROL_DEFAULTS
+from learning.bandit.train import CONTROL_DEFAULTS, DEFAULTS
 from learning.tables import area_under_curve
 from learning.verdicts import paired_test
 from theory.checks import NOT_YET, CheckResult
@@ -130,6 +130,17 @@ CONTROLS = {
 }
 
 
+# the settings the paper's bandit fixes: a control or reference run has each at its default (a run of the
+# parents sweep, say, at p_flip 0.4 and the same rate, belongs to no group)
+PAPER_FIXED = ("parents", "lam", "lam_momentum", "layers", "width", "neuron", "slots", "first_inputs", "mlp_width",
+               "batch", "sg_lr", "eval_size", "data", "classes", "dtype")
+
+
+def paper_network(config: dict) -> bool:
+    """Whether a run has every setting the paper fixes at its default."""
+    return all(config.get(k, DEFAULTS[k]) == DEFAULTS[k] for k in PAPER_FIXED)
+
+
 def _areas(runs: dict, group: tuple) -> dict:
     """seed -> area under the eval reward curve of the 1,500-step run at p_flip 0.4 in the group."""
     method, lr, init, optimizer = group
@@ -138,7 +149,8 @@ def _areas(runs: dict, group: tuple) -> dict:
         c = run["config"]
         if (c["method"], c["sg_init"], c["optimizer"], c["p_flip"]) == (method, init, optimizer, 0.4) \
                 and (lr is None or c["lr"] == lr) and c["steps"] == 1500 \
-                and all(c.get(k, v) == v for k, v in CONTROL_DEFAULTS.items()):  # not a run of the H1-H5 controls
+                and all(c.get(k, v) == v for k, v in CONTROL_DEFAULTS.items()) \
+                and paper_network(c):  # not a run of the H1-H5 controls, nor of another sweep
             out[c["seed"]] = area_under_curve(*reward_curve(run["result"]))
     return out
 

@@ -30,29 +30,24 @@ def _e2_kind(config: dict) -> tuple:
     return config["method"], config.get("probe_points", 0) > 0, config.get("train", "all")
 
 
-def e2_estimate(configs: list[dict], stored: dict) -> float:
-    """CPU seconds the E2 runs of `configs` should take."""
-    per_step: dict = {}
+def mean_cost(stored: dict, kind, unit: str) -> dict:
+    """Mean CPU seconds a `unit` ("steps", "updates") of the stored runs, per kind(config)."""
+    per: dict = {}
     for record in stored.values():
         cpu = record["result"].get("cpu_seconds")
         if cpu is not None:
-            per_step.setdefault(_e2_kind(record["config"]), []).append(cpu / record["config"]["steps"])
-    return float(sum(c["steps"] * (np.mean(per_step[_e2_kind(c)]) if _e2_kind(c) in per_step
-                                   else ESTIMATE_E2_STEP[c["method"]]) for c in configs))
+            per.setdefault(kind(record["config"]), []).append(cpu / record["config"][unit])
+    return {k: float(np.mean(v)) for k, v in per.items()}
+
+
+def e2_estimate(configs: list[dict], stored: dict) -> float:
+    """CPU seconds the E2 runs of `configs` should take."""
+    per_step = mean_cost(stored, _e2_kind, "steps")
+    return float(sum(c["steps"] * per_step.get(_e2_kind(c), ESTIMATE_E2_STEP[c["method"]]) for c in configs))
 
 
 def _e3_kind(config: dict) -> tuple:
     return config["env"], config["model"], config["num_envs"]
-
-
-def e3_update_seconds(stored: dict) -> dict:
-    """Mean CPU seconds an update of the stored E3 runs, per (env, model, num_envs)."""
-    per_update: dict = {}
-    for record in stored.values():
-        cpu = record["result"].get("cpu_seconds")
-        if cpu is not None:
-            per_update.setdefault(_e3_kind(record["config"]), []).append(cpu / record["config"]["updates"])
-    return {kind: float(np.mean(v)) for kind, v in per_update.items()}
 
 
 def e3_estimate(configs: list[dict], stored: dict) -> float:
@@ -62,7 +57,7 @@ def e3_estimate(configs: list[dict], stored: dict) -> float:
     num_envs scaled by the bench's ratio between the two; else the bench's own time. The bench times
     an untrained policy, whose episodes run longest, so the stored runs' mean is the better guide.
     """
-    measured = e3_update_seconds(stored)
+    measured = mean_cost(stored, _e3_kind, "updates")
 
     def seconds(c: dict) -> float:
         env, model, n = _e3_kind(c)

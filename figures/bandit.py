@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from figures.style import ADAPT_COLOR, BP_COLOR, MIX_COLOR, SG_COLOR, panels, save
+from learning.verdicts import mean_se
 
 METHOD_TITLES = {
     "sg": r"SparseNet, SG adaptive $\lambda$",
@@ -48,20 +49,13 @@ def _groups(runs: list[dict], by: tuple[str, ...]) -> dict:
     return dict(sorted(groups.items(), key=lambda kv: tuple(rank(v) for v in kv[0])))
 
 
-def _mean_se(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over axis 0 and its standard error (0 for a single seed)."""
-    mean = rows.mean(axis=0)
-    se = rows.std(axis=0, ddof=1) / np.sqrt(len(rows)) if len(rows) > 1 else np.zeros_like(mean)
-    return mean, se
-
-
 def _eval_matrix(runs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     steps = np.array([e["step"] for e in runs[0]["result"]["eval"]], dtype=float)
     return steps, np.array([[e["reward"] for e in r["result"]["eval"]] for r in runs], dtype=float)
 
 
 def _band(ax, x, rows, color, label, marker=None, ls="-"):
-    mean, se = _mean_se(rows)
+    mean, se = mean_se(rows)
     ax.plot(x, mean, color=color, ls=ls, lw=1.6, marker=marker, ms=3, label=f"{label} ({len(rows)} seeds)")
     ax.fill_between(x, mean - se, mean + se, color=color, alpha=0.2, lw=0)
 
@@ -116,7 +110,7 @@ def controls(data: dict, outdir: Path) -> list[Path]:
         color = SG_COLOR if init == "zero" else METHOD_COLORS[method]
         label = (f"{METHOD_TITLES[method]}, lr {lr:g}" + (", SG from zero" if init == "zero" else "")
                  + (", plain SGD" if optimizer == "sgd" else ""))
-        mean, se = _mean_se(rows)
+        mean, se = mean_se(rows)
         ax.plot(steps, mean, color=color, ls=":" if optimizer == "sgd" else styles.get(lr, "-."), lw=1.6,
                 label=f"{label} ({len(rows)} seeds)")
         ax.fill_between(steps, mean - se, mean + se, color=color, alpha=0.15, lw=0)
@@ -141,7 +135,7 @@ def _final_against(ax, runs, key, methods):
             continue
         groups = _groups(own, (key,))
         x = np.array([k[0] for k in groups], dtype=float)
-        stats = [_mean_se(_final(g)) for g in groups.values()]
+        stats = [mean_se(_final(g)) for g in groups.values()]
         mean = np.array([m[0] for m, _ in stats])
         se = np.array([s[0] for _, s in stats])
         n = min(len(g) for g in groups.values())

@@ -13,17 +13,12 @@ import numpy as np
 from figures.style import ADAPT_COLOR, BP_COLOR, MIX_COLOR, SG_COLOR, panels, save
 from learning.rl.labyrinth import RANDOM_SUCCESS
 from learning.rl.sweeps import final_success, nominal_steps, success_area
+from learning.verdicts import mean_se
 
 MODEL_TITLES = {"sparsenet-sg": "SparseNet, BPTT + SG", "sparsenet-bptt": "SparseNet, BPTT", "gru": "GRU",
                 "lstm": "LSTM"}
 MODEL_COLORS = {"sparsenet-sg": ADAPT_COLOR, "sparsenet-bptt": BP_COLOR, "gru": MIX_COLOR, "lstm": SG_COLOR}
 ENV_TITLES = {"escape": "LabyrinthEscape", "explore": "LabyrinthExplore"}
-
-
-def _mean_se(rows: np.ndarray):
-    mean = rows.mean(axis=0)
-    se = rows.std(axis=0, ddof=1) / np.sqrt(len(rows)) if len(rows) > 1 else np.zeros_like(mean)
-    return mean, se
 
 
 def _group(runs: dict, *keys) -> dict:
@@ -61,7 +56,7 @@ def success_vs_steps(runs: dict, outdir: Path) -> list[Path]:
             (lr, updates), group = max(groups.items(), key=lambda kv: np.mean([success_area(r["result"])
                                                                                for r in kv[1]]))
             rows = np.array([r["result"]["success"] for r in group], dtype=float)
-            mean, se = _mean_se(rows)
+            mean, se = mean_se(rows)
             x = nominal_steps(group[0]["config"], updates)
             color = MODEL_COLORS[model]
             ax.plot(x, mean, color=color, lw=1.6, label=f"{MODEL_TITLES[model]}, lr {lr:g} ({len(rows)} seeds)")
@@ -93,7 +88,7 @@ def _against_lr(runs: dict, outdir: Path, metric, label: str, name: str, anchors
         for model in _models(own):
             groups = _group({k: r for k, r in own.items() if r["config"]["model"] == model}, "lr")
             lrs = sorted(groups)
-            stats = [_mean_se(np.array([[metric(r["result"])] for r in groups[(lr,)]])) for (lr,) in lrs]
+            stats = [mean_se(np.array([[metric(r["result"])] for r in groups[(lr,)]])) for (lr,) in lrs]
             seeds = min(len(g) for g in groups.values())
             ax.errorbar([lr for (lr,) in lrs], [m[0] for m, _ in stats], yerr=[s[0] for _, s in stats], fmt="o-",
                         color=MODEL_COLORS[model], ms=4, capsize=3, label=f"{MODEL_TITLES[model]} ({seeds} seeds)")

@@ -13,23 +13,16 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
 from learning.bandit.sweeps import load_runs as load_e2, reward_curve
 from learning.rl.sweeps import final_success, load_runs as load_e3, success_area
 from learning.tables import area_under_curve
+from learning.verdicts import mean_se
 
 E2_METHODS = {"sg": "SG adaptive", "sg-fixed": "SG fixed lambda", "bp": "BP", "mlp": "MLP"}
 E3_MODELS = {"sparsenet-sg": "SparseNet SG", "sparsenet-bptt": "SparseNet BPTT", "gru": "GRU", "lstm": "LSTM"}
 # sweep -> (the setting it varies, what the table says it is)
 E2_SWEEPS = {"p_flip": ("p_flip", "reward flip probability p_flip"), "lr": ("lr", "policy learning rate"),
              "parents": ("parents", "parents per neuron"), "ablation": ("lam", "lambda (adaptive: its start)")}
-
-
-def mean_se(values) -> tuple[float, float]:
-    """Mean and its standard error (ddof 1; 0 for one value)."""
-    v = np.asarray(values, dtype=float)
-    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
 
 
 def cell(first: list[float], second: list[float], seeds: int) -> str:

@@ -30,6 +30,17 @@ def t_critical(df: int) -> float:
     return T_CRIT_975[df - 1] if df <= len(T_CRIT_975) else T_CRIT_LARGE
 
 
+def mean_se(rows):
+    """Mean over axis 0 and its standard error (sample standard deviation / sqrt(n); 0 for a single row).
+
+    For a list of values: two floats; for rows of curves (seeds, points): two arrays of the points.
+    """
+    r = np.asarray(rows, dtype=float)
+    mean = r.mean(axis=0)
+    se = r.std(axis=0, ddof=1) / np.sqrt(len(r)) if len(r) > 1 else np.zeros_like(mean)
+    return (float(mean), float(se)) if r.ndim == 1 else (mean, se)
+
+
 def paired_test(diffs) -> dict:
     """The C8 criterion on per-seed differences (SG adaptive minus BP): status, mean, se, t, critical value."""
     d = np.asarray(diffs, dtype=float)
@@ -37,12 +48,11 @@ def paired_test(diffs) -> dict:
     if n < 2:
         return {"status": INCONCLUSIVE, "n": n, "mean": float(d.mean()) if n else math.nan, "se": math.nan,
                 "t": math.nan, "t_crit": math.nan}
-    mean, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(n))
+    mean, se = mean_se(d)
     t = mean / se if se > 0 else (math.copysign(math.inf, mean) if mean != 0 else 0.0)
     crit = t_critical(n - 1)
     status = PASS if t > crit else FAIL if t < -crit else INCONCLUSIVE
     return {"status": status, "n": n, "mean": mean, "se": se, "t": t, "t_crit": crit}
-
 
 
 def experiments_claim(by_id: dict) -> CheckResult:

@@ -11,6 +11,7 @@ from learning.bandit.train import DEFAULTS, METHODS, full_config
 from learning.bandit.data import DATASETS, load_bandit_data
 from learning.bandit.sweeps import SWEEP_HELP, SWEEP_SETS, SWEEPS, reward_curve, run_sweep, sweep_tasks
 from learning.tables import area_under_curve
+from learning.verdicts import mean_se
 from runner import RunFailures, add_runner_args, runner_options
 from sgbp.args import int_list
 from runner.progress import Progress
@@ -153,6 +154,5 @@ def print_summary(tasks, results) -> None:
 
 
 def _mean_se(values: np.ndarray) -> str:
-    if len(values) < 2:
-        return f"{values.mean():.3f}"
-    return f"{values.mean():.3f} +- {values.std(ddof=1) / np.sqrt(len(values)):.3f}"
+    mean, se = mean_se(values)
+    return f"{mean:.3f}" if len(values) < 2 else f"{mean:.3f} +- {se:.3f}"

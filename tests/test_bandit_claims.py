@@ -6,7 +6,7 @@ import pytest
 
 from learning.bandit.claims import c8_check
 from learning.tables import area_under_curve
-from learning.verdicts import T_CRIT_975, experiments_claim, paired_test, t_critical
+from learning.verdicts import T_CRIT_975, experiments_claim, mean_se, paired_test, t_critical
 from theory.checks import FAIL, INCONCLUSIVE, NOT_YET, PASS, CheckResult
 
 
@@ -42,6 +42,15 @@ def test_criterion_sits_at_the_critical_value():
     assert paired_test(below)["status"] == INCONCLUSIVE
     assert paired_test(above)["status"] == PASS
     assert paired_test([-x for x in above])["status"] == FAIL
+
+
+def test_mean_se_of_values_and_of_curves_by_hand():
+    # [1, 3]: mean 2, sample sd sqrt(2), SE sqrt(2) / sqrt(2) = 1; [2, 6]: mean 4, SE 2
+    assert mean_se([1.0, 3.0]) == (2.0, 1.0)
+    mean, se = mean_se([[1.0, 2.0], [3.0, 6.0]])
+    assert mean.tolist() == [2.0, 4.0] and se.tolist() == [1.0, 2.0]
+    assert mean_se([0.25]) == (0.25, 0.0)  # one seed: no spread drawn
+    assert mean_se([[0.5, 0.75]])[1].tolist() == [0.0, 0.0]
 
 
 def test_area_under_curve_is_the_mean_reward_over_steps():

@@ -121,3 +121,36 @@ def test_a_stale_number_or_count_in_the_readme_is_caught():
     assert readme_disagreements(readme.replace("0.692", "10.692"), report) == ["10.692"]
     assert readme_disagreements(readme.replace("| 4 | 3 |", "| 4 | 2 |"), report) == [
         "summary counts [['4', '2'], ['2', '2']] against [['4', '3'], ['2', '2']]"]
+
+
+def layout_modules(text: str) -> set[str]:
+    """The module paths the tree of docs/layout.md names: a folder line ends in '/', a module line names
+    one or more files ('a.py, b.py') before its description, each under the nearest folder above it."""
+    block = text.split("```\n", 2)[1]
+    folders: list[tuple[int, str]] = []
+    names = set()
+    for line in block.splitlines():
+        indent = len(line) - len(line.lstrip(" "))
+        head = re.split(r" {2,}", line.strip(), maxsplit=1)[0]
+        folders = [(i, f) for i, f in folders if i < indent]
+        if head.endswith("/"):
+            folders.append((indent, head))
+            continue
+        files = [n for n in head.split(", ") if n.endswith(".py")]
+        names.update("".join(f for _, f in folders) + n for n in files)
+    return names
+
+
+def test_layout_tree_is_read_by_folder():
+    text = "```\na/  x\n  b.py  y\n  c/  z\n    d.py, e.py  w\n                  more of w\n  f.py  v\ng.py  u\n```\n"
+    assert layout_modules(text) == {"a/b.py", "a/c/d.py", "a/c/e.py", "a/f.py", "g.py"}
+
+
+def test_the_layout_page_names_every_module():
+    tracked = subprocess.run(["git", "ls-files", "*.py"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    modules = {n for n in tracked if not n.startswith("tests/") and not n.endswith("__init__.py")}
+    listed = layout_modules((ROOT / "docs" / "layout.md").read_text())
+    assert not modules - listed, f"modules the layout page does not name: {sorted(modules - listed)}"
+    assert not listed - modules, f"the layout page names modules that do not exist: {sorted(listed - modules)}"

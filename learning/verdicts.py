@@ -25,6 +25,7 @@ T_CRIT_LARGE = 1.960  # beyond 30 degrees of freedom: the normal value, rounding
 
 
 def t_critical(df: int) -> float:
+    """The two-sided 5% critical value of Student's t with df degrees of freedom."""
     if df < 1:
         raise ValueError(f"degrees of freedom must be >= 1, got {df}")
     return T_CRIT_975[df - 1] if df <= len(T_CRIT_975) else T_CRIT_LARGE

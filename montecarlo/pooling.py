@@ -24,6 +24,9 @@ _BATCH = 2048  # trials per vectorised batch
 
 @dataclass(frozen=True)
 class PooledMC:
+    """Per-context simulated MSEs of BP and the pooled SG with their standard errors, and the ratio of
+    their sums with its 95% interval."""
+
     trials: int
     mse_bp: np.ndarray  # (K,) per-context MSE of BP
     se_bp: np.ndarray
@@ -34,6 +37,7 @@ class PooledMC:
 
 
 def simulate_pooled(inst: PooledInstance, sigma: float, n: int, trials: int, seed: int) -> PooledMC:
+    """`trials` independent draws of the K n feedback samples (see the module docstring)."""
     check_real("sigma", sigma, lo=0.0)
     check_int("n", n, 1)
     check_int("trials", trials, 1)

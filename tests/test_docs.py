@@ -30,6 +30,49 @@ def test_a_changed_option_makes_the_check_fail(monkeypatch, tmp_path):
     assert docs.main(["--check"]) == 1
 
 
+def test_the_api_page_holds_the_generated_reference():
+    text = docs.API_PAGE.read_text()
+    assert docs.render_api(text) == text, "docs/api.md: run `python -m sgbp.docs`"
+
+
+def test_the_api_page_examples_run_as_written():
+    # every python block above the reference, in order, in one namespace: an example that no longer
+    # runs, or whose asserted result moved, fails here
+    prose = docs.API_PAGE.read_text().split(docs.API_BEGIN)[0]
+    blocks = re.findall(r"```python\n(.*?)```", prose, flags=re.S)
+    assert len(blocks) == 4
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/api.md", "exec"), namespace)
+    assert namespace["exact"].lambda_star > 0 and namespace["t7"].passed
+
+
+def test_signatures_are_written_as_the_source_writes_them():
+    def f(a: "int", *args, b=2, **kw) -> "str":
+        return ""
+
+    def g(a, *, b: "float" = 1.0):
+        return a
+
+    assert docs.signature(f, "f") == "f(a: int, *args, b=2, **kw) -> str"
+    assert docs.signature(g, "g") == "g(a, *, b: float = 1.0)"
+    assert docs.signature(g, "g", bound=True) == "g(*, b: float = 1.0)"
+
+
+def test_a_public_function_without_a_docstring_stops_the_reference(monkeypatch, tmp_path, capsys):
+    module = tmp_path / "undocumented_api.py"
+    module.write_text('"""A module."""\n\n\ndef documented():\n    """Yes."""\n\n\ndef bare():\n    return 1\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(docs, "API_MODULES", ("undocumented_api",))
+    with pytest.raises(ValueError, match="undocumented_api.bare has no docstring"):
+        docs.api_reference()
+    page = tmp_path / "api.md"
+    page.write_text(f"# API\n\n{docs.API_BEGIN}\n{docs.API_END}\n")
+    monkeypatch.setattr(docs, "API_PAGE", page)
+    monkeypatch.setattr(docs, "PAGES", {})
+    assert docs.main(["--check"]) == 1 and "bare has no docstring" in capsys.readouterr().err
+
+
 def _mkdocs():
     return shutil.which("mkdocs", path=os.path.dirname(sys.executable)) or shutil.which("mkdocs")
 

@@ -193,3 +193,51 @@ def test_a_run_elsewhere_leaves_the_project_s_page_and_records_alone(tmp_path, c
         with pytest.raises(SystemExit) as stop:
             mutation.main(["--modules", "montecarlo/stats.py", *args])
         assert stop.value.code == 2 and words in capsys.readouterr().err
+
+
+def _git(cwd, *args):
+    import subprocess
+
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True,
+                   capture_output=True)
+
+
+def test_carry_moves_a_run_over_a_docstring_edit_and_refuses_a_code_edit(tmp_path, monkeypatch):
+    """A stored run follows its mutants to their new lines when only docstrings changed (the equivalent ids
+    too); a changed operator, or a source no commit holds, is refused."""
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "tiny.py").write_text(SOURCE)
+    _git(tmp_path, "add", "tiny.py")
+    _git(tmp_path, "commit", "-qm", "v1")
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+    monkeypatch.setattr(mutation, "EQUIVALENT", tmp_path / "equivalent.txt")
+    monkeypatch.setattr(mutation, "MODULES", {"tiny.py": []})
+    out = tmp_path / "out"
+    out.mkdir()
+    found = mutation.mutants("tiny.py", SOURCE)
+    record = {"module": "tiny.py", "tests": [], "clean_seconds": 1.0, "source_sha256": mutation.source_hash(SOURCE),
+              "mutants": [dataclasses.asdict(m) | {"verdict": "survived" if i == 3 else "killed"}
+                          for i, m in enumerate(found)]}
+    mutation.record_path(out, "tiny.py").write_text(json.dumps(record))
+    (tmp_path / "equivalent.txt").write_text("# header\ntiny.py:5: True -> False | why\nother.py:5: 1 -> 2 | why\n")
+    # three docstring lines more above clip, and a docstring and a comment inside it: the same code
+    edited = SOURCE.replace('left alone."""', 'left alone.\n\nMore words.\n"""').replace(
+        "    if x <", '    """Clip."""\n    # why\n    if x <')
+    (tmp_path / "tiny.py").write_text(edited)
+    assert mutation.main(["--carry", "--modules", "tiny.py", "--out", str(out)]) == 0
+    moved = json.loads(mutation.record_path(out, "tiny.py").read_text())
+    assert moved["source_sha256"] == mutation.source_hash(edited)
+    assert mutation.stored_ids(moved) == [m.id for m in mutation.mutants("tiny.py", edited)]
+    assert [m["line"] for m in moved["mutants"]] == [7, 10, 10, 10, 11, 11, 11]  # 4 -> 7, 5 -> 10, 6 -> 11
+    assert [m["verdict"] for m in moved["mutants"]] == [m["verdict"] for m in record["mutants"]]
+    assert (tmp_path / "equivalent.txt").read_text() == (
+        "# header\ntiny.py:10: True -> False | why\nother.py:5: 1 -> 2 | why\n")
+    # an operator changed: not the same code
+    (tmp_path / "tiny.py").write_text(edited.replace("x * 2", "x * 3"))
+    mutation.record_path(out, "tiny.py").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="code changed"):
+        mutation.carry("tiny.py", out)
+    # the stored run's source in no commit
+    mutation.record_path(out, "tiny.py").write_text(json.dumps(record | {"source_sha256": "0" * 64}))
+    with pytest.raises(ValueError, match="in no commit"):
+        mutation.carry("tiny.py", out)

@@ -135,6 +135,7 @@ class Structure:
 
 
 def check_samples(samples, R: int | None = None, m: int | None = None) -> np.ndarray:
+    """samples as float64 (R, m, n), n >= 2; R and m, if given, must match (ValueError naming the shape)."""
     samples = np.asarray(samples, dtype=np.float64)
     if samples.ndim != 3:
         raise ValueError(f"samples must have shape (R, m, n), got {samples.shape}")
@@ -371,6 +372,7 @@ def diagnose(samples, x, cells) -> Diagnosis:
 
 
 def diagnosis_from(est: dict, n: int) -> Diagnosis:
+    """The Diagnosis, with its recommendation, from estimate()'s values of one batch of n samples per state."""
     val = {key: float(np.asarray(v)) for key, v in est.items()}
     a_holds, b_rejected = bool(est["a_detected"]), bool(est["b_rejected"])
     kind, lam = _recommend(a_holds, b_rejected, val["lambda_rep"])
@@ -393,6 +395,7 @@ class InstanceDiagnosis:
 
 
 def excess_mses(exact, lambdas: dict) -> dict:
+    """name -> MSE(lambda) - MSE(lambda*) for each named lambda, from an ExactMSE."""
     return {name: exact.mse_at(lam) - exact.mse_mix for name, lam in lambdas.items()}
 
 
@@ -463,6 +466,7 @@ def authors_lambda_limit(inst: ExpertInstance, fb: FeedbackModel, n: int, states
 
 
 def authors_plugin_limit(inst: ExpertInstance, fb: FeedbackModel, n: int, states: float | None = None) -> PluginLimit:
+    """authors_lambda_limit with the moments behind it (v, c, b^2) beside lambda* and <grad, b>."""
     check_int("n", n, 1)
     if states is None:
         R = float(inst.R)

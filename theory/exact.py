@@ -31,6 +31,9 @@ from theory.params import check_int
 
 @dataclass(frozen=True)
 class ExactMSE:
+    """The exact values on one instance at n samples per state: MSE_BP (= V_BP, BP is unbiased), MSE_SG =
+    ||b||^2 + V_SG, the covariance C of the two errors, lambda* and the mixture's MSE there (T1-T7)."""
+
     mse_bp: float
     mse_sg: float
     bias_sq: float

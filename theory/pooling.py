@@ -18,6 +18,8 @@ from theory.params import check_int, check_real
 
 @dataclass(frozen=True)
 class PooledInstance:
+    """T9's K contexts feeding one node: features psi_k, Jacobians j_k, the clean feedback's beta."""
+
     features: np.ndarray  # (K, p): psi_k = (1, h_k, ..., h_k^(p-1))
     jacobians: np.ndarray  # (K, q), rows of equal norm (balanced design)
     beta: np.ndarray  # (p,)
@@ -32,6 +34,8 @@ class PooledInstance:
 
 @dataclass(frozen=True)
 class PooledMSE:
+    """Per-context exact MSEs of BP and of the pooled least-squares SG (weights 1/K)."""
+
     mse_bp: np.ndarray  # (K,) per-context MSE of BP
     mse_sg: np.ndarray  # (K,) per-context MSE of SG
 
@@ -41,6 +45,8 @@ class PooledMSE:
 
 
 def make_pooled_instance(K: int, p: int, q: int = 3, seed: int = 0) -> PooledInstance:
+    """T9's instance: K contexts with features (1, h_k, ..., h_k^(p-1)), h_k ~ N(0, 1), unit-norm Jacobians
+    in R^q and a clean feedback psi_k^T beta, beta ~ N(0, I_p); all drawn from `seed`."""
     check_int("p", p, 1)
     check_int("K", K, p, why=" (K >= p: the least-squares fit needs p distinct contexts)")
     check_int("q", q, 1)

@@ -49,6 +49,7 @@ def axis_name(name: str, case: str, label: str) -> str:
 
 
 def display_name(axis: str, case: str) -> str:
+    """An axis's name in tables and figures: the case's noise parameter for "noise", rho for "leak"."""
     return NOISE_NAME[case] if axis == "noise" else ("rho" if axis == "leak" else axis)
 
 

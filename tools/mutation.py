@@ -18,7 +18,10 @@ a mutant only a compile would reject counts as a survivor. Survivors listed in
 tools/equivalent_mutants.txt with a reason are equivalent (they cannot change what the code computes)
 and leave the score; every other survivor is a missing test. The score is killed / (mutants -
 equivalent). Results go to OUT/<module>.json; `--report` writes docs/mutation.md from every module's
-stored results.
+stored results. `--carry` moves a stored run over an edit that leaves the module's code alone (its
+docstrings and comments changed, lines moved): the run's own source is found in git's history by its
+hash, and the two must be the same code with docstrings dropped and the same mutants in the same
+order; the record's positions, its hash and the module's equivalent ids then follow the new lines.
 
 A copy per worker keeps the numba cache of each copy its own (a mutant of a module that compiled
 kernels call recompiles them there).
@@ -312,6 +315,62 @@ def source_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def code_fingerprint(text: str) -> str:
+    """What the code is, apart from docstrings, comments and positions: two sources with the same
+    fingerprint compute the same thing, and their mutants differ only in where they sit."""
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+
+
+def source_in_history(module: str, sha256: str) -> str | None:
+    """The text of the module as some commit of the repository held it, found by its hash (None if none did)."""
+    log = subprocess.run(["git", "log", "--format=%H", "--", module], cwd=ROOT, capture_output=True, text=True)
+    for commit in log.stdout.split():
+        shown = subprocess.run(["git", "show", f"{commit}:{module}"], cwd=ROOT, capture_output=True, text=True)
+        if shown.returncode == 0 and source_hash(shown.stdout) == sha256:
+            return shown.stdout
+    return None
+
+
+def carry(module: str, out: Path) -> dict:
+    """Move a module's stored run over an edit of its docstrings and comments (see the module docstring)."""
+    path = record_path(out, module)
+    if not path.exists():
+        raise ValueError(f"--carry: {module} has no stored run in {out}")
+    record = json.loads(path.read_text())
+    text = (ROOT / module).read_text()
+    if record.get("source_sha256") == source_hash(text):
+        return record
+    old = source_in_history(module, record.get("source_sha256", ""))
+    if old is None:
+        raise ValueError(f"--carry: the source {module}'s stored run was made on is in no commit: run it whole")
+    if code_fingerprint(old) != code_fingerprint(text):
+        raise ValueError(f"--carry: {module}'s code changed since its stored run, not only its docstrings: run it whole")
+    before, after = mutants(module, old), mutants(module, text)
+    if [(m.original, m.replacement) for m in before] != [(m.original, m.replacement) for m in after] \
+            or stored_ids(record) != [m.id for m in before]:
+        raise ValueError(f"--carry: {module}'s mutants are not the stored run's in the same order "
+                         f"(a 'no mutate' mark or the layout changed): run it whole")
+    moved = {}
+    for stored, old_m, new_m in zip(record["mutants"], before, after):
+        moved[old_m.id] = new_m.id
+        stored.update(line=new_m.line, col=new_m.col, end_line=new_m.end_line, end_col=new_m.end_col, id=new_m.id)
+    record["source_sha256"] = source_hash(text)
+    save_atomic(path, json.dumps(record, indent=1) + "\n")
+    if EQUIVALENT.exists():
+        lines = []
+        for line in EQUIVALENT.read_text().splitlines(keepends=True):
+            key, sep, reason = line.partition(" | ")
+            lines.append(moved[key.strip()] + sep + reason if sep and key.strip() in moved else line)
+        save_atomic(EQUIVALENT, "".join(lines))
+    return record
+
+
 def run_module(module: str, workers: int, limit: int | None, out: Path, survivors: bool = False) -> dict:
     """Every mutant of the module against its tests; with `survivors`, only the stored run's survivors that
     are not listed as equivalent again (after tests were added), which needs the module's source unchanged
@@ -517,6 +576,8 @@ def main(argv=None) -> int:
     parser.add_argument("--survivors", action="store_true",
                         help="run only the stored survivors again (after adding tests; the module unchanged)")
     parser.add_argument("--list", action="store_true", help="print the mutants of the modules and stop")
+    parser.add_argument("--carry", action="store_true",
+                        help="move the stored runs over an edit of docstrings and comments only (no test runs)")
     args = parser.parse_args(argv)
     modules = args.modules if args.modules is not None else list(MODULES)
     bad = [m for m in modules if m not in MODULES]
@@ -535,7 +596,15 @@ def main(argv=None) -> int:
             for m in mutants(module):
                 print(m.id)
         return 0
-    if not args.report:
+    if args.carry:
+        if args.modules is None:
+            parser.error("carry: name the modules whose docstrings changed (--modules ...)")
+        for module in modules:
+            try:
+                carry(module, out)
+            except ValueError as err:
+                parser.error(str(err))
+    elif not args.report:
         for module in modules:
             try:
                 run_module(module, args.workers, args.limit, out, args.survivors)

@@ -290,6 +290,7 @@ def evaluate(learner: Learner, x: np.ndarray, y: np.ndarray, size: int, rng: np.
 
 
 def load_data(cfg: dict):
+    """(x_train, y_train, x_test, y_test) of cfg's data ("digits" or "mnist") and classes, one fixed split."""
     from learning.bandit.data import load_bandit_data
 
     return load_bandit_data(cfg["data"], mnist_dir=cfg["mnist_dir"], classes=cfg["classes"])  # one fixed split

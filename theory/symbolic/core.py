@@ -85,6 +85,7 @@ def constant_ratio(num, den):
 
 
 def all_identical(a: sp.Matrix, b: sp.Matrix) -> bool:
+    """Two matrices of the same shape, identical entry by entry (identical())."""
     return a.shape == b.shape and all(identical(x, y) for x, y in zip(a, b))
 
 
@@ -102,10 +103,12 @@ def block_vector(name: str, block: int, n_blocks: int, dim: int) -> sp.Matrix:
 
 
 def dot(a: sp.Matrix, b: sp.Matrix) -> sp.Expr:
+    """<a, b> of two columns."""
     return (a.T * b)[0, 0]
 
 
 def sqnorm(a: sp.Matrix) -> sp.Expr:
+    """||a||^2 of a column."""
     return dot(a, a)
 
 
@@ -178,10 +181,12 @@ def expect_sqnorm(vec: sp.Matrix, noise: Sequence[sp.Symbol], moment) -> sp.Expr
 
 
 def expect_vector(vec: sp.Matrix, noise, moment) -> sp.Matrix:
+    """expect() entry by entry."""
     return vec.applyfunc(lambda e: expect(e, noise, moment))
 
 
 def pairs(items: Iterable) -> list[tuple]:
+    """The unordered pairs (a, b) of distinct positions, a before b."""
     items = list(items)
     return [(items[i], items[j]) for i in range(len(items)) for j in range(i + 1, len(items))]
 
@@ -201,4 +206,5 @@ def hypercube_cells(d: int, reads: Sequence[Sequence[int]]) -> list[list[tuple[i
 
 
 def cell_of(cells: list[tuple[int, ...]], r: int) -> tuple[int, ...]:
+    """The cell (of one expert's cells, from hypercube_cells) holding state r."""
     return next(c for c in cells if r in c)

@@ -46,6 +46,7 @@ EXTENSION_FIGURES = {"T11": "t10_t12_diagnosis", "T12": "t10_t12_diagnosis"}
 
 
 def derivation(result_id: str) -> Derivation:
+    """The derivation of one result, "T1" .. "T12" (derived anew at each call)."""
     found = DERIVATIONS.get(result_id) or EXTENSION.get(result_id)
     if found is None:
         raise ValueError(f"result id must be one of {', '.join([*DERIVATIONS, *EXTENSION])}, got {result_id!r}")

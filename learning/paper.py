@@ -123,7 +123,7 @@ def paper_stage(out: Path, profile: str, workers: int = 2, plans: dict | None = 
     return ([bandit_paper.c8_stored(e2["plan"], e2["stored"]), bandit_paper.c8_12_stored(e2["plan"], e2["stored"]),
              bandit_paper.c8_trend_stored(e2["plan"], e2["stored"]),
              bandit_paper.c8_tuned_stored(e2["plan"], e2["stored"]), bandit_paper.c8_tuned_wide_stored(e2["plan"], e2["stored"]),
-             rl_paper.c9_stored(e3["plan"], e3["stored"]),
+             rl_paper.c9_stored(e3["plan"], e3["stored"]), rl_paper.c9_tuned_stored(e3["plan"], e3["stored"]),
              reproduce_row("E2", e2["checks"], profile == "full"), reproduce_row("E3", e3["checks"], profile == "full")]
             + mechanism_rows(methods) + control_rows(e2["stored"]) + hypothesis_rows(e2["stored"]))
 

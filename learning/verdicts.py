@@ -1,4 +1,5 @@
-"""The verdicts both experiments share: the paired t test over seeds (criterion fixed in advance) and C3.
+"""The verdicts both experiments share: the paired t test over seeds (criterion fixed in advance), the
+best learning rate of a sweep, and C3.
 
 A paired test takes one difference per seed (SG minus its baseline, same seed, same settings). With n
 seeds, mean difference D and standard error SE (sample standard deviation / sqrt(n)), t = D / SE is
@@ -54,6 +55,21 @@ def paired_test(diffs) -> dict:
     crit = t_critical(n - 1)
     status = PASS if t > crit else FAIL if t < -crit else INCONCLUSIVE
     return {"status": status, "n": n, "mean": mean, "se": se, "t": t, "t_crit": crit}
+
+
+def best_rate(by_rate: dict) -> float | None:
+    """The rate with the largest mean area over its seeds; on a tie the smaller rate."""
+    if not by_rate:
+        return None
+    return max(by_rate, key=lambda lr: (float(np.mean(list(by_rate[lr].values()))), -lr))
+
+
+def edge_note(by_rate: dict, best: float, name: str) -> str:
+    """Said when a method's best rate is the smallest or largest it was run at: its best may lie beyond."""
+    if len(by_rate) < 2 or best not in (min(by_rate), max(by_rate)):
+        return ""
+    side, beyond = ("smallest", "below") if best == min(by_rate) else ("largest", "above")
+    return f"; {name}'s best is the {side} rate run (its best may lie {beyond})"
 
 
 def experiments_claim(by_id: dict) -> CheckResult:

@@ -420,7 +420,7 @@ def test_c8_tuned_is_inconclusive_when_the_seeds_disagree(tmp_path):
 
 
 def test_the_best_rate_takes_the_largest_mean_and_the_smaller_rate_on_a_tie():
-    from learning.bandit.claims import best_rate
+    from learning.verdicts import best_rate
 
     assert best_rate({1e-3: {0: 0.5, 1: 0.3}, 2e-3: {0: 0.45}}) == 2e-3  # means 0.4 and 0.45
     assert best_rate({2e-3: {0: 0.5}, 1e-3: {0: 0.5}}) == 1e-3
@@ -444,7 +444,7 @@ def test_c8_tuned_wide_takes_bps_rates_below_the_papers(tmp_path):
 
 
 def test_a_best_rate_at_the_edge_of_its_grid_is_said():
-    from learning.bandit.claims import edge_note
+    from learning.verdicts import edge_note
 
     grid = {1e-4: {0: 0.5}, 1e-3: {0: 0.3}, 1e-2: {0: 0.1}}
     assert edge_note(grid, 1e-4, "BP") == "; BP's best is the smallest rate run (its best may lie below)"

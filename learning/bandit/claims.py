@@ -40,7 +40,7 @@ import numpy as np
 
 from learning.bandit.sweeps import reward_curve
 from learning.tables import area_under_curve
-from learning.verdicts import paired_test
+from learning.verdicts import best_rate, edge_note, paired_test
 from theory.checks import CheckResult
 
 C8_P_FLIP = 0.4
@@ -184,23 +184,8 @@ def areas_by_rate(data: dict, method: str, sweep: str = TUNED_SWEEP, p_flip: flo
     return dict(sorted(out.items()))
 
 
-def best_rate(by_rate: dict) -> float | None:
-    """The rate with the largest mean area over its seeds; on a tie the smaller rate."""
-    if not by_rate:
-        return None
-    return max(by_rate, key=lambda lr: (float(np.mean(list(by_rate[lr].values()))), -lr))
-
-
 TUNED_STATEMENT = ("Noisy-digit contextual bandit: SparseNet with adaptive BP/SG mixing learns faster than BP "
                    "when each runs at its own best learning rate")
-
-
-def edge_note(by_rate: dict, best: float, name: str) -> str:
-    """Said when a method's best rate is the smallest or largest it was run at: its best may lie beyond."""
-    if len(by_rate) < 2 or best not in (min(by_rate), max(by_rate)):
-        return ""
-    side, beyond = ("smallest", "below") if best == min(by_rate) else ("largest", "above")
-    return f"; {name}'s best is the {side} rate run (its best may lie {beyond})"
 
 
 def c8_tuned_check(data: dict, rates=None, row_id: str = "C8-tuned") -> CheckResult:

@@ -50,7 +50,7 @@ from theory.files import save_atomic
 ROOT = Path(__file__).resolve().parents[1]
 # module -> the fast tests that exercise it
 MODULES = {
-    "learning/verdicts.py": ["tests/test_bandit_claims.py", "tests/test_rl_claims.py"],
+    "learning/verdicts.py": ["tests/test_bandit_claims.py", "tests/test_rl_claims.py", "tests/test_paper_stored.py"],
     "montecarlo/stats.py": ["tests/test_mc_stats.py"],
     "montecarlo/checks.py": ["tests/test_mc_check_criteria.py", "tests/test_mc_checks.py"],
     "theory/exact.py": ["tests/test_exact.py", "tests/test_symbolic.py", "tests/test_regime_map.py"],

@@ -197,3 +197,14 @@ def test_the_layout_page_names_every_module():
     listed = layout_modules((ROOT / "docs" / "layout.md").read_text())
     assert not modules - listed, f"modules the layout page does not name: {sorted(modules - listed)}"
     assert not listed - modules, f"the layout page names modules that do not exist: {sorted(listed - modules)}"
+
+
+def test_the_checks_page_quotes_the_mutation_page():
+    """The mutation totals docs/checks.md states are the 'all' row docs/mutation.md was written with."""
+    checks = " ".join((ROOT / "docs" / "checks.md").read_text().split())
+    mutation = (ROOT / "docs" / "mutation.md").read_text()
+    total, killed, _, equivalent = re.search(r"^\| all \| \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|", mutation, re.M).groups()
+    modules = len(re.findall(r"^\| `[^`]+\.py` \|", mutation, re.M))
+    said = re.search(r"At the last run: (\d+) mutants in (\d+) modules; all (\d+) that are not equivalent are "
+                     r"killed .*?, and (\d+) are equivalent", checks)
+    assert said is not None and said.groups() == (total, str(modules), killed, equivalent)

@@ -5,7 +5,8 @@ an estimate of the CPU-hours the missing ones will take. A run shared by two blo
 sweep's 0.4 and the methods block, say) counts in both; the totals count it once.
 
 Estimates: E2, each missing run's steps times the mean CPU seconds a step of the stored runs of its
-kind (method, probes or not, readout only or not), else ESTIMATE_E2_STEP; E3, its updates times the mean CPU
+kind (method, probes or not, readout only or not) at its number of parents, else of its kind per parent
+times its parents, else ESTIMATE_E2_STEP scaled alike; E3, its updates times the mean CPU
 seconds an update of the stored runs of its kind (environment, model, num_envs), else of its
 environment and model at another num_envs scaled by the ratio `python -m learning.rl.bench` measures
 between the two, else the bench's own (ESTIMATE_E3_UPDATE, compiled labyrinths, both cores busy).
@@ -16,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 # CPU seconds a step, from the stored 1,500-step runs with both cores busy (SG runs with probes)
-ESTIMATE_E2_STEP = {"sg": 0.148, "sg-fixed": 0.118, "bp": 0.039, "mlp": 0.018}
+ESTIMATE_E2_STEP = {"sg": 0.148, "sg-fixed": 0.118, "bp": 0.039, "mlp": 0.018}  # at PAPER_PARENTS
+PAPER_PARENTS = 5
 # seconds an update with the compiled labyrinths, python -m learning.rl.bench --updates 3, both cores busy;
 # Explore at num_envs 40 scaled from Escape's 40 / 20 ratio
 ESCAPE_20 = {"gru": 0.158, "lstm": 0.150, "sparsenet-bptt": 0.249, "sparsenet-sg": 0.465}
@@ -30,20 +32,40 @@ def _e2_kind(config: dict) -> tuple:
     return config["method"], config.get("probe_points", 0) > 0, config.get("train", "all")
 
 
-def mean_cost(stored: dict, kind, unit: str) -> dict:
-    """Mean CPU seconds a `unit` ("steps", "updates") of the stored runs, per kind(config)."""
-    per: dict = {}
+def mean_cost(stored: dict, kind, unit: str, per=None) -> dict:
+    """Mean CPU seconds a `unit` ("steps", "updates") of the stored runs, per kind(config); with `per`, a
+    function of the config, the seconds a unit divided by it too."""
+    out: dict = {}
     for record in stored.values():
         cpu = record["result"].get("cpu_seconds")
         if cpu is not None:
-            per.setdefault(kind(record["config"]), []).append(cpu / record["config"][unit])
-    return {k: float(np.mean(v)) for k, v in per.items()}
+            c = record["config"]
+            out.setdefault(kind(c), []).append(cpu / c[unit] / (per(c) if per else 1))
+    return {k: float(np.mean(v)) for k, v in out.items()}
 
 
 def e2_estimate(configs: list[dict], stored: dict) -> float:
-    """CPU seconds the E2 runs of `configs` should take."""
-    per_step = mean_cost(stored, _e2_kind, "steps")
-    return float(sum(c["steps"] * per_step.get(_e2_kind(c), ESTIMATE_E2_STEP[c["method"]]) for c in configs))
+    """CPU seconds the E2 runs of `configs` should take.
+
+    SparseNet's products grow with a neuron's input, 10 numbers a parent: a kind stored at the run's own
+    number of parents gives its mean cost a step; else the kind's cost at the other counts, each scaled
+    by parents / 5; else the fallback, scaled alike."""
+    per_step = mean_cost(stored, lambda c: (*_e2_kind(c), _parent_scale(c)), "steps")
+    at_paper = mean_cost(stored, _e2_kind, "steps", per=_parent_scale)
+
+    def seconds(c: dict) -> float:
+        own = per_step.get((*_e2_kind(c), _parent_scale(c)))
+        if own is not None:
+            return own
+        return at_paper.get(_e2_kind(c), ESTIMATE_E2_STEP[c["method"]]) * _parent_scale(c)
+
+    return float(sum(c["steps"] * seconds(c) for c in configs))
+
+
+def _parent_scale(config: dict) -> float:
+    """A SparseNet's cost a step relative to the paper's 5 parents (its products grow with the parents);
+    1 for the MLP."""
+    return 1.0 if config["method"] == "mlp" else config.get("parents", PAPER_PARENTS) / PAPER_PARENTS
 
 
 def _e3_kind(config: dict) -> tuple:

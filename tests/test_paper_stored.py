@@ -325,9 +325,10 @@ def test_status_counts_blocks_and_cpu_hours(tmp_path, capsys):
     (row,) = block_status(plan, stored, e2_estimate)
     assert (row["planned"], row["stored"]) == (6, 2)
     assert row["cpu_hours"] == pytest.approx(72 / 3600)
-    # the missing SG run at 3 s a step (its kind's mean); the 3 BP runs at the fallback rate
+    # the missing SG run at 3 s a step (its kind's mean); the 3 BP runs at the fallback rate, scaled from
+    # the paper's 5 parents to these runs' 2
     from learning.status import ESTIMATE_E2_STEP
-    assert row["left_hours"] == pytest.approx((12 * 3.0 + 3 * 12 * ESTIMATE_E2_STEP["bp"]) / 3600)
+    assert row["left_hours"] == pytest.approx((12 * 3.0 + 3 * 12 * ESTIMATE_E2_STEP["bp"] * 2 / 5) / 3600)
 
 
 def test_the_quick_recheck_takes_a_run_of_every_block(tmp_path):
@@ -450,3 +451,21 @@ def test_a_best_rate_at_the_edge_of_its_grid_is_said():
     assert edge_note(grid, 1e-4, "BP") == "; BP's best is the smallest rate run (its best may lie below)"
     assert edge_note(grid, 1e-2, "BP") == "; BP's best is the largest rate run (its best may lie above)"
     assert edge_note(grid, 1e-3, "BP") == "" and edge_note({1e-3: {0: 0.3}}, 1e-3, "BP") == ""
+
+
+def test_status_scales_an_e2_estimate_with_the_parents(tmp_path):
+    """A kind stored only at 5 parents, 3 s a step: a run of it at 10 parents is estimated at 6 s a step, one
+    stored at its own parents takes its own cost, and the MLP's fallback does not scale."""
+    from learning.status import ESTIMATE_E2_STEP, e2_estimate
+
+    def stored_run(method, parents, cpu):
+        return {"config": {"method": method, "parents": parents, "steps": 12}, "result": {"cpu_seconds": cpu}}
+
+    stored = {"a": stored_run("sg", 5, 36.0), "b": stored_run("bp", 8, 24.0)}
+    assert e2_estimate([{"method": "sg", "parents": 10, "steps": 100}], stored) == pytest.approx(100 * 6.0)
+    assert e2_estimate([{"method": "bp", "parents": 8, "steps": 100}], stored) == pytest.approx(100 * 2.0)
+    assert e2_estimate([{"method": "bp", "parents": 4, "steps": 100}], stored) == pytest.approx(100 * 1.0)
+    assert e2_estimate([{"method": "mlp", "parents": 14, "steps": 10}], stored) == pytest.approx(
+        10 * ESTIMATE_E2_STEP["mlp"])
+    assert e2_estimate([{"method": "sg-fixed", "parents": 10, "steps": 10}], {}) == pytest.approx(
+        10 * ESTIMATE_E2_STEP["sg-fixed"] * 2)

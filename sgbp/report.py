@@ -22,7 +22,8 @@ SOURCES = {
     "C8": "docs/experiments.md E2 (the authors' bandit experiment)",
     "C9": "docs/experiments.md E3 (the authors' RL experiment)",
 }
-# rows that belong to a claim's experiment but are this toolkit's own questions, by id suffix
+# rows that belong to a claim's experiment but are this toolkit's own questions, by id suffix ({claim}:
+# the claim the row's id starts with)
 SUFFIX_SOURCES = {
     "stored": "this toolkit: the committed paper-scale runs",
     "mse": "this toolkit: the mechanism, probes inside the network",
@@ -34,10 +35,10 @@ SUFFIX_SOURCES = {
     "lr5e-3": "this toolkit: a control of the mechanism",
     "zero": "this toolkit: a control of the mechanism",
     "sgd": "this toolkit: a control of the mechanism",
-    "12": "this toolkit: C8's criterion at 12 seeds",
-    "trend": "this toolkit: C8's trend with the noise",
-    "tuned": "this toolkit: C8 with each method at its best learning rate",
-    "tuned-wide": "this toolkit: C8 with each method at its best learning rate, BP's grid widened",
+    "12": "this toolkit: {claim}'s criterion at 12 seeds",
+    "trend": "this toolkit: {claim}'s trend with the noise",
+    "tuned": "this toolkit: {claim} with each method at its best learning rate",
+    "tuned-wide": "this toolkit: {claim} with each method at its best learning rate, BP's grid widened",
     "why": "this toolkit: the hypotheses H1-H5 of the mechanism",
 }
 # the rows that judge the toolkit itself, not the paper: its formalisation (T-rows) and whether the
@@ -54,7 +55,8 @@ def claim_source(check) -> str:
         return SOURCES[check.id]
     if "-vs-" in check.id:
         return "this toolkit: a control of the hypotheses H1-H5"
-    return SUFFIX_SOURCES.get(check.id.partition("-")[2], "")
+    claim, _, suffix = check.id.partition("-")
+    return SUFFIX_SOURCES.get(suffix, "").format(claim=claim)
 
 HEADER = """# Paper checks
 

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from montecarlo import claims
-from sgbp.report import failed, find_check, rows_of, save_checks, write_report
+from sgbp.report import claim_source, failed, find_check, rows_of, save_checks, write_report
 from theory.checks import FAIL, NOT_YET, PASS, CheckResult
 
 
@@ -74,6 +74,16 @@ def test_report_marks_not_reproduced_apart_from_pass_and_fail(tmp_path):
     assert "a \\| result" in text  # a pipe inside a cell does not break the table
     assert "[ratio_vs_n](results/figures/ratio_vs_n.png)" in text
     assert not math.isnan(claims.bonferroni_z(0))
+
+
+def test_a_toolkit_row_names_the_claim_it_belongs_to():
+    def row(row_id):
+        return CheckResult(id=row_id, statement="s", method="experiment", numbers="n", status=PASS)
+
+    assert claim_source(row("C9-tuned")) == "this toolkit: C9 with each method at its best learning rate"
+    assert claim_source(row("C8-tuned")) == "this toolkit: C8 with each method at its best learning rate"
+    assert claim_source(row("C8-12")) == "this toolkit: C8's criterion at 12 seeds"
+    assert claim_source(row("C9")) == "docs/experiments.md E3 (the authors' RL experiment)"
 
 
 def test_cells_of_one_state_give_ratio_one_exactly():

@@ -69,16 +69,23 @@ def _context(areas: dict) -> str:
     return f" (beside it, not judged: success area {shown})" if shown else ""
 
 
+def environment_tests(diffs: dict) -> tuple[dict, str]:
+    """The paired test of each environment's per-seed differences, and the row's status: PASS if every
+    environment passes, FAIL if one fails, INCONCLUSIVE otherwise or with no environment."""
+    tests = {env: paired_test(list(by_seed.values())) for env, by_seed in diffs.items()}
+    statuses = [t["status"] for t in tests.values()]
+    status = (FAIL if FAIL in statuses else PASS if statuses and all(s == PASS for s in statuses)
+              else INCONCLUSIVE)
+    return tests, status
+
+
 def c9_check(runs: dict) -> CheckResult:
     """C9 from the loaded runs of an E3 results folder (learning.rl.sweeps.load_runs)."""
     diffs = per_seed_differences(runs)
-    tests = {env: paired_test(list(by_seed.values())) for env, by_seed in diffs.items()}
+    tests, status = environment_tests(diffs)
     if not tests:
-        status = INCONCLUSIVE
         numbers = "no pair of sparsenet-sg and sparsenet-bptt runs with the same settings and seed"
     else:
-        statuses = [t["status"] for t in tests.values()]
-        status = FAIL if FAIL in statuses else PASS if all(s == PASS for s in statuses) else INCONCLUSIVE
         parts = []
         for env, t in tests.items():
             settings = [r["config"] for r in runs.values() if r["config"]["env"] == env and r["config"]["model"] == SG]
@@ -140,13 +147,10 @@ def tuned_differences(runs: dict) -> tuple[dict, dict]:
 def c9_tuned_check(runs: dict) -> CheckResult:
     """C9-tuned from the loaded runs of an E3 results folder (criterion in the module docstring)."""
     diffs, chosen = tuned_differences(runs)
-    tests = {env: paired_test(list(by_seed.values())) for env, by_seed in diffs.items()}
+    tests, status = environment_tests(diffs)
     if not tests:
-        status = INCONCLUSIVE
         numbers = "no seed with both sparsenet-sg and sparsenet-bptt runs in one environment and num_envs"
     else:
-        statuses = [t["status"] for t in tests.values()]
-        status = FAIL if FAIL in statuses else PASS if all(s == PASS for s in statuses) else INCONCLUSIVE
         parts = []
         for env, t in tests.items():
             cells = "; ".join(f"num_envs {n}: SG best at {bs:g} (area {a_s:.3f}), BPTT at {bb:g} ({a_b:.3f}){note}"

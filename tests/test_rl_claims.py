@@ -87,8 +87,8 @@ def test_c9_tuned_takes_each_model_at_its_best_rate_and_averages_over_num_envs()
              run("gru", 0, [1.0] * 2)]
     diffs, chosen = tuned_differences(runs_of(*items))
     assert diffs["escape"] == {0: pytest.approx((0.1 + 0.1) / 2), 1: pytest.approx((0.4 - 0.1) / 2)}
-    bs, a_s, bb, a_b, note = chosen["escape"][20]
-    assert (bs, bb) == (2e-3, 1e-3) and a_s == pytest.approx(0.75) and a_b == pytest.approx(0.5)
+    bs, a_s, bb, a_b, note, rates = chosen["escape"][20]
+    assert (bs, bb) == (2e-3, 1e-3) and a_s == pytest.approx(0.75) and a_b == pytest.approx(0.5) and rates == 2
     assert "SG's best is the largest rate run" in note and "BPTT's best is the smallest rate run" in note
     assert chosen["escape"][40][0] == 1e-3 and chosen["escape"][40][2] == 4e-3
 
@@ -105,6 +105,7 @@ def test_c9_tuned_differs_from_c9_where_a_rate_fails():
              + [run("sparsenet-bptt", s, [0.4] * 3, lr=2e-3) for s in seeds])
     assert c9_check(runs_of(*items)).status == INCONCLUSIVE
     assert c9_tuned_check(runs_of(*items)).status == PASS
+    assert c9_tuned_check(runs_of(*items)).figure == "e3_auc_vs_lr"  # two rates: drawn against each other
     behind = [run("sparsenet-sg", s, [0.3 + 0.01 * s] * 3, env="explore") for s in seeds] + \
              [run("sparsenet-bptt", s, [0.5] * 3, env="explore") for s in seeds]
     row = c9_tuned_check(runs_of(*items, *behind))

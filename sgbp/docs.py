@@ -80,13 +80,19 @@ def reference(words) -> str:
     return "\n".join([BEGIN, "", "```", usage, "```", "", *rows, "", END])
 
 
+def _replace_generated(text: str, begin: str, end: str, generated: str, missing: str) -> str:
+    """text with everything from `begin` to `end` (the markers included) replaced by `generated`, which
+    holds the markers itself; ValueError(missing) when a marker is absent."""
+    if begin not in text or end not in text:
+        raise ValueError(missing)
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + generated + tail
+
+
 def render(page: str, text: str) -> str:
     """The page's text with its generated part replaced by the parser's reference."""
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"page {page}: no generated-options markers")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return head + reference(PAGES[page]) + tail
+    return _replace_generated(text, BEGIN, END, reference(PAGES[page]), f"page {page}: no generated-options markers")
 
 
 def public(module) -> list:
@@ -168,11 +174,8 @@ def api_reference() -> str:
 
 
 def render_api(text: str) -> str:
-    if API_BEGIN not in text or API_END not in text:
-        raise ValueError("docs/api.md: no generated-reference markers")
-    head, rest = text.split(API_BEGIN, 1)
-    _, tail = rest.split(API_END, 1)
-    return head + api_reference() + tail
+    """The API page's text with its generated part replaced by the reference of API_MODULES."""
+    return _replace_generated(text, API_BEGIN, API_END, api_reference(), "docs/api.md: no generated-reference markers")
 
 
 def main(argv=None) -> int:

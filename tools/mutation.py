@@ -133,13 +133,21 @@ def stored_ids(record: dict) -> list[str]:
     return numbered(f"{m['module']}:{m['line']}: {m['original']} -> {m['replacement']}" for m in record["mutants"])
 
 
+def _docstring(node):
+    """The docstring expression opening a module, class or function body, else None."""
+    body = getattr(node, "body", None)
+    if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+            and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        return body[0]
+    return None
+
+
 def _docstring_lines(tree) -> set:
     lines = set()
     for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-            lines.update(range(body[0].lineno, body[0].end_lineno + 1))
+        doc = _docstring(node)
+        if doc is not None:
+            lines.update(range(doc.lineno, doc.end_lineno + 1))
     return lines
 
 
@@ -320,10 +328,8 @@ def code_fingerprint(text: str) -> str:
     fingerprint compute the same thing, and their mutants differ only in where they sit."""
     tree = ast.parse(text)
     for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
+        if _docstring(node) is not None:
+            node.body = node.body[1:] or [ast.Pass()]
     return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
 
 

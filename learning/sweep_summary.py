@@ -1,11 +1,13 @@
 """The paper-scale sweeps in numbers: the means behind each sweep figure, as markdown tables.
 
-One table per E2 sweep (`p_flip`, `lr`, `parents`, the fixed-lambda `ablation`) and per E3 environment
-and `num_envs`: a row per method (model), a column per setting, each cell the mean over seeds with
-its standard error (ddof 1) and a second measure after a slash. E2: final noise-free eval reward ± SE /
-area under the eval curve; E3: normalised success area ± SE / success over the last 5 updates. The
-number of seeds is the caption's unless a cell says otherwise in brackets. Rows whose settings do not
-overlap get tables of their own, and so do the MLP's learning rates (a grid of its own).
+One table per E2 sweep (`p_flip`, `lr`, `parents`, the fixed-lambda `ablation`, the plain-SGD pilot) and
+per E3 environment and `num_envs`: a row per method (model), a column per setting, each cell the mean
+over seeds with its standard error (ddof 1; none for one seed) and a second measure after a slash. E2:
+final noise-free eval reward ± SE / area under the eval curve; E3: normalised success area ± SE /
+success over the last 5 updates. The number of seeds is the caption's unless a cell says otherwise in
+brackets. Rows whose settings do not overlap get tables of their own, and so do the MLP's learning
+rates (a grid of its own). Then the measures of the mechanism's runs (learning.bandit.hypotheses): a
+row per group of runs, the policy and the last hidden layer at the first and the last evaluation.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from learning.bandit.hypotheses import CONTROLS, REFERENCES, group_areas, group_measures, group_title
 from learning.bandit.sweeps import load_runs as load_e2, reward_curve
 from learning.rl.sweeps import final_success, load_runs as load_e3, success_area
 from learning.tables import area_under_curve
@@ -22,13 +25,15 @@ E2_METHODS = {"sg": "SG adaptive", "sg-fixed": "SG fixed lambda", "bp": "BP", "m
 E3_MODELS = {"sparsenet-sg": "SparseNet SG", "sparsenet-bptt": "SparseNet BPTT", "gru": "GRU", "lstm": "LSTM"}
 # sweep -> (the setting it varies, what the table says it is)
 E2_SWEEPS = {"p_flip": ("p_flip", "reward flip probability p_flip"), "lr": ("lr", "policy learning rate"),
-             "parents": ("parents", "parents per neuron"), "ablation": ("lam", "lambda (adaptive: its start)")}
+             "parents": ("parents", "parents per neuron"), "ablation": ("lam", "lambda (adaptive: its start)"),
+             "sgd-pilot": ("lr", "learning rate of plain SGD (300 steps)")}
 
 
 def cell(first: list[float], second: list[float], seeds: int) -> str:
-    """'mean ± SE / mean of the second measure', with [n] when n differs from the table's seeds."""
+    """'mean ± SE / mean of the second measure' ('mean / second' for one seed), with [n] when n differs
+    from the table's seeds."""
     m, se = mean_se(first)
-    text = f"{m:.3f} ± {se:.3f} / {mean_se(second)[0]:.3f}"
+    text = (f"{m:.3f} ± {se:.3f}" if len(first) > 1 else f"{m:.3f}") + f" / {mean_se(second)[0]:.3f}"
     return text + (f" [{len(first)}]" if len(first) != seeds else "")
 
 
@@ -51,15 +56,24 @@ def _groups(rows: dict) -> list[list[str]]:
     return [names for _, names in groups]
 
 
+def _commonest(sizes: list[int]) -> int:
+    """The commonest number of seeds; on a tie, the larger."""
+    counts = Counter(sizes)
+    return max(counts, key=lambda n: (counts[n], n))
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed" + ("s" if n != 1 else "")
+
+
 def table(caption: str, rows: dict, label: str, groups: list[list[str]] | None = None) -> list[str]:
     """rows: {row name: {setting: (first values, second values)}} -> markdown lines, a table per group of
     row names (default: rows whose settings overlap); a setting a row has no run of is '-'."""
-    counts = Counter(len(v[0]) for by in rows.values() for v in by.values())
-    seeds = max(counts, key=lambda n: (counts[n], n))  # the commonest number of seeds; on a tie, the larger
+    seeds = _commonest([len(v[0]) for by in rows.values() for v in by.values()])
     lines = []
     for names in (groups if groups is not None else _groups(rows)):
         settings = sorted({s for n in names for s in rows[n]})
-        lines += [f"{caption}, {seeds} seeds:", "",
+        lines += [f"{caption}, {_seeds(seeds)}:", "",
                   f"| {label} | " + " | ".join(_setting(s) for s in settings) + " |",
                   "|---" * (len(settings) + 1) + "|"]
         lines += [f"| {n} | " + " | ".join(cell(*rows[n][s], seeds) if s in rows[n] else "-" for s in settings)
@@ -110,6 +124,48 @@ def e3_rows(runs: dict) -> dict:
             for cell_, by in sorted(cells.items(), key=lambda kv: (kv[0][0] != "escape", kv[0][1]))}
 
 
+def _mean_se_text(values) -> str:
+    m, se = mean_se(values)
+    return f"{m:.3f} ± {se:.3f}"
+
+
+def _seed_list(seeds) -> str:
+    """'6-11' for consecutive seeds, else '0, 2, 5'."""
+    seeds = list(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(str(x) for x in seeds)
+
+
+def mechanism_table(runs: dict) -> list[str]:
+    """The measures stored with each group of the mechanism's runs (the paper's pair, the references and
+    the controls of H1-H5): mean ± SE over the seeds measured (the paper's pair was measured on seeds
+    6-11, the runs of C8-12, the controls on 0-5); lambda at the end as the range over layers of its mean
+    over seeds; [] when no run has measures."""
+    groups = {name: group_measures(runs, name) for name in list(REFERENCES) + list(CONTROLS)}
+    groups = {name: by_seed for name, by_seed in groups.items() if by_seed}
+    if not groups:
+        return []
+    sets = Counter(tuple(sorted(by_seed)) for by_seed in groups.values())
+    common = max(sets, key=lambda k: (sets[k], len(k)))
+    body = []
+    for name, by_seed in groups.items():
+        rows, areas = list(by_seed.values()), group_areas(runs, name)
+        cells = [_mean_se_text([areas[seed] for seed in by_seed])]
+        cells += [_mean_se_text([r[k] for r in rows]) for k in ("entropy", "modal_share", "rms_first", "rms_last")]
+        lams = [r["lambda_last"] for r in rows if r["lambda_last"]]
+        lam = mean_se(lams)[0] if lams else None
+        cells.append(f"{lam.min():.3f} to {lam.max():.3f}" if lam is not None else "-")
+        which = f" [seeds {_seed_list(sorted(by_seed))}]" if tuple(sorted(by_seed)) != common else ""
+        body.append(f"| {group_title(name)}{which} | " + " | ".join(cells) + " |")
+    return [f"E2 `mechanism`: the measures stored with the runs, mean ± SE over seeds {_seed_list(common)} unless "
+            "a row names its own, at the first "
+            "evaluation (step 1) and the last (step 1,500); lambda as the range over the layers of its mean:", "",
+            "| runs | area under the eval curve | policy entropy at the end (nats) | share on the modal action "
+            "at the end | last hidden rms, first | last hidden rms, last | adaptive lambda at the end |",
+            "|---" * 7 + "|"] + body + [""]
+
+
 def section(paper_dir: Path) -> list[str]:
     """The markdown section of every stored sweep under paper_dir (e2/, e3/); [] when none is stored."""
     lines = []
@@ -121,6 +177,7 @@ def section(paper_dir: Path) -> list[str]:
             if len({s for by in rows.values() for s in by}) >= 2:
                 lines += table(f"E2 `{sweep}`: final noise-free eval reward ± SE / area under the eval curve",
                                rows, label, _e2_groups(sweep, rows))
+        lines += mechanism_table(data["runs"])
     if (e3_dir / "sweeps.json").exists():
         for (env, n), rows in e3_rows(load_e3(e3_dir)).items():
             lines += table(f"E3 {env}, `num_envs` {n}: success area ± SE / success over the last 5 updates",

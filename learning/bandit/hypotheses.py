@@ -77,7 +77,7 @@ CONTROLS = {
     "frozen": ("H5", "SG adaptive with the SG predictors frozen at their start (5e-3)",
                {"method": "sg", "lr": 5e-3, "sg_frozen": True}),
     "readout-scaled": ("H4", "the readout-only run at 5e-3 with the frozen features rescaled to SG adaptive's "
-                       "last hidden rms", {"method": "bp", "lr": 5e-3, "train": "readout", "feature_rms": "any"}),
+                       f"last hidden rms ({FEATURE_RMS:g})", {"method": "bp", "lr": 5e-3, "train": "readout", "feature_rms": "any"}),
 }
 # the rows: (control, reference); a reference is a REFERENCES or a CONTROLS name
 PAIRS = ([(c, "sg") for c in CONTROLS] + [(c, "bp") for c in CONTROLS]
@@ -121,8 +121,25 @@ def group_areas(runs: dict, name: str) -> dict:
             for run in runs.values() if _matches(run["config"], settings)}
 
 
-def _what(name: str) -> str:
+def group_title(name: str) -> str:
+    """What a reference or a control is, in words."""
     return REFERENCES[name][0] if name in REFERENCES else CONTROLS[name][1]
+
+
+def group_measures(runs: dict, name: str) -> dict:
+    """seed -> what the group's run measured (learning.bandit.measures): the policy's entropy and modal
+    share at the last evaluation, the last hidden layer's output rms at the first and the last, and the
+    adaptive lambda per layer at the last (None without one); runs stored without measures are left out."""
+    out = {}
+    for run in runs.values():
+        measures = run["result"].get("measures")
+        if measures and _matches(run["config"], _settings(name)):
+            first, last = measures[0], measures[-1]
+            lam = run["result"].get("lambda") or [{"layers": []}]
+            out[run["config"]["seed"]] = {"entropy": last["entropy"], "modal_share": last["modal_share"],
+                                          "rms_first": first["layers"][-1]["rms"], "rms_last": last["layers"][-1]["rms"],
+                                          "lambda_last": lam[-1]["layers"] or None}
+    return out
 
 
 def control_rows(runs: dict) -> list[CheckResult]:
@@ -130,8 +147,8 @@ def control_rows(runs: dict) -> list[CheckResult]:
     rows = []
     for control, reference in PAIRS:
         a, b = group_areas(runs, control), group_areas(runs, reference)
-        statement = (f"Mechanism control ({CONTROLS[control][0]}, beyond the paper): {_what(control)} against "
-                     f"{_what(reference)}; the first learns faster (criterion: C8's paired t test at two-sided 5% "
+        statement = (f"Mechanism control ({CONTROLS[control][0]}, beyond the paper): {group_title(control)} against "
+                     f"{group_title(reference)}; the first learns faster (criterion: C8's paired t test at two-sided 5% "
                      "over seeds of the difference of areas under the eval reward curve)")
         rows.append(paired_area_row(row_id(control, reference), statement, a, b, "mechanism", "e2_mechanism"))
     return rows

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from learning.bandit.hypotheses import CONTROLS, REFERENCES, group_areas, group_measures, group_title
+from learning.bandit.hypotheses import CONTROLS, REFERENCES, group_measures, group_title
 from learning.bandit.sweeps import load_runs as load_e2, reward_curve
 from learning.rl.sweeps import final_success, load_runs as load_e3, success_area
 from learning.tables import area_under_curve
@@ -29,11 +29,15 @@ E2_SWEEPS = {"p_flip": ("p_flip", "reward flip probability p_flip"), "lr": ("lr"
              "sgd-pilot": ("lr", "learning rate of plain SGD (300 steps)")}
 
 
+def _mean_se_text(values) -> str:
+    m, se = mean_se(values)
+    return f"{m:.3f} ± {se:.3f}"
+
+
 def cell(first: list[float], second: list[float], seeds: int) -> str:
     """'mean ± SE / mean of the second measure' ('mean / second' for one seed), with [n] when n differs
     from the table's seeds."""
-    m, se = mean_se(first)
-    text = (f"{m:.3f} ± {se:.3f}" if len(first) > 1 else f"{m:.3f}") + f" / {mean_se(second)[0]:.3f}"
+    text = (_mean_se_text(first) if len(first) > 1 else f"{first[0]:.3f}") + f" / {mean_se(second)[0]:.3f}"
     return text + (f" [{len(first)}]" if len(first) != seeds else "")
 
 
@@ -56,10 +60,10 @@ def _groups(rows: dict) -> list[list[str]]:
     return [names for _, names in groups]
 
 
-def _commonest(sizes: list[int]) -> int:
-    """The commonest number of seeds; on a tie, the larger."""
-    counts = Counter(sizes)
-    return max(counts, key=lambda n: (counts[n], n))
+def _commonest(values: list, size=lambda v: v):
+    """The commonest of values (numbers of seeds, or sets of seeds); on a tie, the larger by size."""
+    counts = Counter(values)
+    return max(counts, key=lambda v: (counts[v], size(v)))
 
 
 def _seeds(n: int) -> str:
@@ -124,11 +128,6 @@ def e3_rows(runs: dict) -> dict:
             for cell_, by in sorted(cells.items(), key=lambda kv: (kv[0][0] != "escape", kv[0][1]))}
 
 
-def _mean_se_text(values) -> str:
-    m, se = mean_se(values)
-    return f"{m:.3f} ± {se:.3f}"
-
-
 def _seed_list(seeds) -> str:
     """'6-11' for consecutive seeds, else '0, 2, 5'."""
     seeds = list(seeds)
@@ -146,13 +145,11 @@ def mechanism_table(runs: dict) -> list[str]:
     groups = {name: by_seed for name, by_seed in groups.items() if by_seed}
     if not groups:
         return []
-    sets = Counter(tuple(sorted(by_seed)) for by_seed in groups.values())
-    common = max(sets, key=lambda k: (sets[k], len(k)))
+    common = _commonest([tuple(sorted(by_seed)) for by_seed in groups.values()], size=len)
     body = []
     for name, by_seed in groups.items():
-        rows, areas = list(by_seed.values()), group_areas(runs, name)
-        cells = [_mean_se_text([areas[seed] for seed in by_seed])]
-        cells += [_mean_se_text([r[k] for r in rows]) for k in ("entropy", "modal_share", "rms_first", "rms_last")]
+        rows = list(by_seed.values())
+        cells = [_mean_se_text([r[k] for r in rows]) for k in ("area", "entropy", "modal_share", "rms_first", "rms_last")]
         lams = [r["lambda_last"] for r in rows if r["lambda_last"]]
         lam = mean_se(lams)[0] if lams else None
         cells.append(f"{lam.min():.3f} to {lam.max():.3f}" if lam is not None else "-")

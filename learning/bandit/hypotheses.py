@@ -127,16 +127,19 @@ def group_title(name: str) -> str:
 
 
 def group_measures(runs: dict, name: str) -> dict:
-    """seed -> what the group's run measured (learning.bandit.measures): the policy's entropy and modal
-    share at the last evaluation, the last hidden layer's output rms at the first and the last, and the
-    adaptive lambda per layer at the last (None without one); runs stored without measures are left out."""
+    """seed -> what the group's run measured (learning.bandit.measures): its area under the eval reward
+    curve, the policy's entropy and modal share at the last evaluation, the last hidden layer's output rms
+    at the first and the last, and the adaptive lambda per layer at the last (None without one); runs
+    stored without measures are left out."""
+    settings = _settings(name)
     out = {}
     for run in runs.values():
         measures = run["result"].get("measures")
-        if measures and _matches(run["config"], _settings(name)):
+        if measures and _matches(run["config"], settings):
             first, last = measures[0], measures[-1]
             lam = run["result"].get("lambda") or [{"layers": []}]
-            out[run["config"]["seed"]] = {"entropy": last["entropy"], "modal_share": last["modal_share"],
+            out[run["config"]["seed"]] = {"area": area_under_curve(*reward_curve(run["result"])),
+                                          "entropy": last["entropy"], "modal_share": last["modal_share"],
                                           "rms_first": first["layers"][-1]["rms"], "rms_last": last["layers"][-1]["rms"],
                                           "lambda_last": lam[-1]["layers"] or None}
     return out
